@@ -1,0 +1,54 @@
+"""The ``minitl`` command line.
+
+Each group of subcommands lives in its own module under ``minitl/commands/``
+and exposes ``register(subparsers, pretrain_subparsers)``.  Heavy imports
+(numba, the models) happen inside the command handlers, so ``minitl --help``
+stays instant.
+"""
+import argparse
+import importlib
+import sys
+
+# Modules that add subcommands, in the order they appear in ``--help``.
+COMMAND_MODULES = [
+    "minitl.commands.demo",
+    "minitl.commands.datasets",
+    "minitl.commands.word2vec",
+    "minitl.commands.lm",
+]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="minitl",
+        description="minitl: learn transfer learning by building it (word2vec, tiny GPT, tiny BERT).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    pretrain = sub.add_parser("pretrain", help="pretrain a model on a corpus (word2vec, gpt, bert)")
+    pretrain_sub = pretrain.add_subparsers(dest="model", metavar="MODEL")
+    pretrain_sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:  # a command group not built yet
+            if e.name != name:
+                raise
+            continue
+        module.register(sub, pretrain_sub)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""Tensor and the tape: the whole of reverse-mode autodiff in one file.
+
+A ``Tensor`` wraps a numpy array (``.data``).  Every op is a ``Function``
+subclass (see ``minitl/ops/``) with a ``forward`` on plain arrays and a
+``backward`` that turns the output's gradient into one gradient per input.
+``Function.apply`` runs the forward and -- when some input wants a gradient --
+remembers the inputs and a ``ctx`` on the output.  That record is the tape.
+
+``loss.backward()`` walks the tape from the loss back to the leaves in reverse
+topological order, calling each op's ``backward`` once, and adds the results
+into ``.grad`` of the leaves.  Broadcasting is undone in exactly one place,
+``_unbroadcast`` below, so no op's backward has to think about it.
+
+Worked example::
+
+    a = minitl.tensor([2.0], requires_grad=True)
+    b = a * a + a          # Mul, then Add: two nodes on the tape
+    b.backward()           # d(a*a + a)/da = 2a + 1 = 5
+    a.grad -> array([5.], dtype=float32)
+"""
+import numpy as np
+
+from minitl import config
+
+
+class Context:
+    """What a forward leaves for its backward (minitorch's ``ctx``).
+
+    ``save_for_backward(*arrays)`` stores arrays in ``ctx.saved``; any other
+    attribute can be set freely (``ctx.axis = 1``).  ``needs_input_grad[i]``
+    tells backward whether input ``i`` wants a gradient at all, so a frozen
+    weight costs no backward work.  ``ctx.note`` is shown by the debug trace
+    (e.g. which matmul kernel ran).
+    """
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self.saved = ()
+        self.note = ""
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+
+class Function:
+    """Base class of every differentiable op.
+
+    Subclasses define two static methods::
+
+        forward(ctx, *arrays, **kwargs) -> array
+        backward(ctx, grad_out) -> array or tuple of arrays/None, one per array input
+
+    and are called as ``MyOp.apply(*tensors, **kwargs)``.  Keyword arguments are
+    non-differentiable settings (an axis, a shape, a mask).
+    """
+
+    @staticmethod
+    def forward(ctx, *arrays, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **kwargs):
+        tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in inputs)
+        needs = tuple(t.requires_grad for t in tensors)
+        ctx = Context(needs)
+        out_data = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
+        track = config.GRAD_ENABLED and any(needs)
+        out = Tensor(out_data, requires_grad=track)
+        out._op = cls.__name__
+        if track:
+            out._ctx = ctx
+            out._fn = cls
+            out._parents = tensors
+        if config.DEBUG:
+            ins = ", ".join(f"{t.shape}" for t in tensors)
+            note = f"  [{ctx.note}]" if ctx.note else ""
+            print(f"[minitl] {cls.__name__:<20} {ins} -> {out.shape} {out.dtype}{note}")
+        if config.ANOMALY and np.issubdtype(out.dtype, np.floating) and not np.isfinite(out_data).all():
+            ins = ", ".join(f"{t.shape}" for t in tensors)
+            raise FloatingPointError(
+                f"anomaly: op {cls.__name__} produced NaN/Inf in its output of shape "
+                f"{out.shape} (inputs {ins})")
+        return out
+
+
+def _unbroadcast(grad, shape):
+    """Sum ``grad`` back down to ``shape``: the one place broadcasting is undone.
+
+    Forward broadcast (3,) + (2,3) -> (2,3), so the (3,) input's gradient is the
+    (2,3) gradient summed over the new leading axis; a size-1 axis that was
+    stretched is summed with keepdims.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def _default_dtype(data):
+    if isinstance(data, np.ndarray):
+        return data.dtype
+    arr = np.asarray(data)
+    if np.issubdtype(arr.dtype, np.floating):
+        return np.float32
+    return arr.dtype
+
+
+class Tensor:
+    """An n-dimensional array that can remember how it was made.
+
+    Attributes:
+        data: the numpy array (writable; writing to it bypasses the tape).
+        grad: a numpy array of the same shape after ``backward``, else None.
+        requires_grad: whether gradients flow to (and are stored for) it.
+    """
+
+    __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = np.asarray(data, dtype=dtype if dtype is not None else _default_dtype(data))
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._ctx = None
+        self._fn = None
+        self._parents = ()
+        self._op = "leaf"
+
+    # -- inspection -------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    is_leaf = property(lambda self: self._fn is None)
+
+    def numpy(self):
+        return self.data
+
+    def item(self):
+        return self.data.item()
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        op = f", op={self._op}" if self._op != "leaf" else ""
+        return f"tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{grad}{op})"
+
+    def detach(self):
+        return Tensor(self.data, requires_grad=False)
+
+    def requires_grad_(self, flag=True):
+        self.requires_grad = bool(flag)
+        return self
+
+    def zero_grad(self):
+        self.grad = None
+
+    # -- the backward pass ------------------------------------------------
+    def backward(self, gradient=None):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        Args:
+            gradient: d(loss)/d(self); may be omitted only when self is a scalar.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                f"backward(): this tensor (op {self._op}, shape {self.shape}) does not "
+                "require grad -- no input had requires_grad=True, or it was made under no_grad()")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward(): output of op {self._op} has shape {self.shape}; "
+                    "a gradient can be implied only for a scalar -- pass backward(gradient=...)")
+            gradient = np.ones_like(self.data)
+        gradient = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
+                              dtype=self.dtype)
+        if gradient.shape != self.shape:
+            raise ValueError(f"backward(): gradient shape {gradient.shape} != tensor shape {self.shape}")
+
+        # Reverse topological order: each node after everything that uses it.
+        order, seen = [], set()
+        stack = [(self, False)]
+        while stack:  # iterative DFS (deep graphs would overflow recursion)
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            for p in node._parents:
+                if p.requires_grad and id(p) not in seen:
+                    stack.append((p, False))
+
+        grads = {id(self): gradient}
+        for node in reversed(order):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._fn is None:  # a leaf: keep its gradient
+                node.grad = g.copy() if node.grad is None else node.grad + g
+                continue
+            in_grads = node._fn.backward(node._ctx, g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            for parent, pg in zip(node._parents, in_grads):
+                if pg is None or not parent.requires_grad:
+                    continue
+                pg = _unbroadcast(np.asarray(pg), parent.shape)
+                assert pg.shape == parent.shape, (
+                    f"{node._op}.backward returned a gradient of shape {pg.shape} "
+                    f"for an input of shape {parent.shape}")
+                if pg.dtype != parent.dtype:
+                    pg = pg.astype(parent.dtype)
+                key = id(parent)
+                grads[key] = pg if key not in grads else grads[key] + pg
+
+
+def tensor(data, requires_grad=False, dtype=None):
+    """``minitl.tensor([[1., 2.]], requires_grad=True)`` -- like ``torch.tensor``.
+
+    Python floats become float32, ints int64; a numpy array keeps its dtype
+    unless ``dtype`` is given.
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
