@@ -23,6 +23,10 @@ import numpy as np
 from minitl import config
 
 
+class ShapeError(ValueError):
+    """Inputs of an op whose shapes do not fit; the message names the op and the shapes."""
+
+
 class Context:
     """What a forward leaves for its backward (minitorch's ``ctx``).
 
@@ -67,7 +71,13 @@ class Function:
         tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in inputs)
         needs = tuple(t.requires_grad for t in tensors)
         ctx = Context(needs)
-        out_data = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
+        try:
+            out_data = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
+        except ShapeError:
+            raise
+        except ValueError as e:  # numpy's broadcasting/reshape errors: say which op and shapes
+            shapes = " and ".join(str(t.shape) for t in tensors)
+            raise ShapeError(f"{cls.__name__.lower()}: shapes {shapes}: {e}") from e
         track = config.GRAD_ENABLED and any(needs)
         out = Tensor(out_data, requires_grad=track)
         out._op = cls.__name__
@@ -106,7 +116,7 @@ def _unbroadcast(grad, shape):
 
 
 def _default_dtype(data):
-    if isinstance(data, np.ndarray):
+    if isinstance(data, (np.ndarray, np.generic)):
         return data.dtype
     arr = np.asarray(data)
     if np.issubdtype(arr.dtype, np.floating):
