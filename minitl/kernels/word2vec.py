@@ -1,0 +1,323 @@
+"""Word2vec training with negative sampling: the Numba kernel and its naive twin.
+
+Decision (llm.c style, recorded here because it differs from the other
+kernels, whose twins live in ``kernels/reference.py``): the plain-numpy
+reference twin of this kernel sits in this same file, right below it.  The two
+share the data layout, the random-number generator and Mikolov's tricks line
+for line, and a learner should read them side by side: first the twin
+(``train_chunks_reference``: Python loops, numpy for the vector maths), then
+the kernel (``train_chunks``: the same loops, compiled, run on all threads).
+The twin is also the tests' oracle and what ``MINITL_BACKEND=reference`` runs.
+
+The model.  Every word w has an input vector ``syn0[w]`` and an output vector
+``syn1neg[w]`` (gensim's names, from word2vec.c).  For one (input h, word to
+predict o) pair, with K noise words n_1..n_K drawn from the unigram^0.75
+distribution, the loss is
+
+    L = -log sigmoid(h . syn1neg[o]) - sum_k log sigmoid(-h . syn1neg[n_k])
+
+Skip-gram: h = syn0[context word], o = the centre word (each context word
+predicts the centre word, which is how word2vec.c and gensim loop).
+CBOW: h = mean of the context words' syn0 rows, o = the centre word.
+
+One plain SGD step on L is what ``_neg_term`` does for each of the K+1 output
+words (label 1 for o, 0 for the noise words):
+
+    f = h . syn1neg[t];  g = lr * (label - sigmoid(f))   # g = -lr * dL/df
+    work       += g * syn1neg[t]                          # -lr * dL/dh, applied at the end
+    syn1neg[t] += g * h                                   # -lr * dL/dsyn1neg[t]
+
+Data layout (numpy arrays only; the kernel knows nothing of Tensors):
+    syn0, syn1neg   (V, C) float32, updated in place
+    tokens          (N,) int32   all sentences' word ids, concatenated (no [UNK])
+    sent_starts     (S+1,) int64 sentence s is tokens[sent_starts[s]:sent_starts[s+1]]
+    chunk_starts    (J+1,) int64 chunk j is sentences chunk_starts[j]..chunk_starts[j+1]-1
+    chunk_seeds     (J,) uint64  one random stream per chunk
+    chunk_done      (J,) int64   words trained before this chunk (all epochs), for the lr
+    keep_int        (V,) uint32  subsampling: keep a token of w if keep_int[w] >= rand32
+    cum_table       (V,) uint32  cumulative unigram^0.75 counts, scaled to 2**31 - 1
+
+Randomness.  Each chunk draws from its own 48-bit linear congruential
+generator (word2vec.c's and gensim's: s <- s * 25214903917 + 11 mod 2**48,
+random bits = s >> 16), seeded from ``chunk_seeds``.  A chunk's result
+therefore does not depend on which thread ran it.  With one thread the run is
+reproducible bit for bit; with several, threads update the shared rows
+without locks (Hogwild, Recht et al. 2011), so the order of colliding updates
+-- and the last digits of the result -- vary from run to run.
+"""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+MAX_F = 20.0  # |h . syn1neg[t]| is clipped here: sigmoid(20) is 1.0 in float32
+
+_MUL = np.uint64(25214903917)
+_ADD = np.uint64(11)
+_MASK48 = np.uint64(2**48 - 1)
+_MASK24 = np.uint64(2**24 - 1)
+_S24 = np.uint64(24)
+_S16 = np.uint64(16)
+
+
+# ---------------------------------------------------------------------------
+# The Numba kernel.  Plain Python functions first, compiled at the bottom, so
+# NUMBA_DISABLE_JIT=1 runs exactly this code as Python.
+# ---------------------------------------------------------------------------
+
+def _lcg(s):
+    # s * 25214903917 + 11 mod 2**48, split into 24-bit halves so that no
+    # product overflows 64 bits (Numba would wrap, but plain numpy warns).
+    lo = s & _MASK24
+    hi = s >> _S24
+    return (lo * _MUL + (((hi * _MUL) & _MASK24) << _S24) + _ADD) & _MASK48
+
+
+def _draw_noise(cum_table, s):
+    # Negative sampling: word w is drawn with probability
+    # count(w)**0.75 / sum(count**0.75) -- the first index whose cumulative
+    # count exceeds a uniform x (binary search, as gensim does).
+    x = (s >> _S16) % np.uint64(cum_table[len(cum_table) - 1])
+    lo, hi = 0, len(cum_table)
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if cum_table[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _neg_term(h, syn1neg, t, label, lr, work, compute_loss):
+    """One output word t of one pair: update syn1neg[t], add -lr*dL/dh to work."""
+    dim = h.shape[0]
+    f = np.float32(0.0)
+    for k in range(dim):
+        f += h[k] * syn1neg[t, k]
+    f = min(max(f, np.float32(-MAX_F)), np.float32(MAX_F))
+    sig = np.float32(1.0) / (np.float32(1.0) + np.exp(-f))
+    g = (label - sig) * lr
+    for k in range(dim):
+        work[k] += g * syn1neg[t, k]
+        syn1neg[t, k] += g * h[k]
+    if not compute_loss:
+        return 0.0
+    # -log sigmoid(f) for the true word, -log sigmoid(-f) = f - log sigmoid(f) for noise
+    return -math.log(sig) if label > 0 else f - math.log(sig)
+
+
+def _pair(syn0, syn1neg, h, o, cum_table, negative, lr, work, s, compute_loss):
+    """Train input vector h to predict word o against `negative` noise words."""
+    for k in range(h.shape[0]):
+        work[k] = 0.0
+    loss = _neg_term(h, syn1neg, o, np.float32(1.0), lr, work, compute_loss)
+    for _ in range(negative):
+        t = _draw_noise(cum_table, s)
+        s = _lcg(s)
+        if t == o:  # drawing the true word as noise teaches nothing; skip it
+            continue
+        loss += _neg_term(h, syn1neg, t, np.float32(0.0), lr, work, compute_loss)
+    return s, loss
+
+
+def _train_chunks(syn0, syn1neg, tokens, sent_starts, chunk_starts, chunk_seeds, chunk_done,
+                  keep_int, cum_table, sg, negative, window, alpha, min_alpha, total_words,
+                  compute_loss, out_words, out_loss, out_pairs):
+    dim = syn0.shape[1]
+    for c in prange(len(chunk_starts) - 1):
+        s = chunk_seeds[c] & _MASK48
+        work = np.empty(dim, np.float32)
+        neu1 = np.empty(dim, np.float32)
+        first, last = chunk_starts[c], chunk_starts[c + 1]
+        idx = np.empty(sent_starts[last] - sent_starts[first], np.int32)
+        done = chunk_done[c]
+        n_words, n_pairs, loss = 0, 0, 0.0
+        for si in range(first, last):
+            a, b = sent_starts[si], sent_starts[si + 1]
+            # Linear learning-rate decay from alpha to min_alpha over all epochs' words.
+            lr = np.float32(alpha - (alpha - min_alpha) * min(done / total_words, 1.0))
+            done += b - a
+            # Subsampling of frequent words: keep w with probability keep_int[w] / 2**32.
+            n = 0
+            for p in range(a, b):
+                w = tokens[p]
+                r = s >> _S16
+                s = _lcg(s)
+                if keep_int[w] >= r:
+                    idx[n] = w
+                    n += 1
+            n_words += n
+            for i in range(n):
+                # Dynamic window: the window shrinks by b ~ U{0..window-1}, so
+                # near words are seen more often than far ones.
+                red = np.int64((s >> _S16) % np.uint64(window))
+                s = _lcg(s)
+                lo = max(0, i - window + red)
+                hi = min(n, i + window + 1 - red)
+                if sg:  # skip-gram: each context word's vector predicts the centre word
+                    for j in range(lo, hi):
+                        if j != i:
+                            s, l = _pair(syn0, syn1neg, syn0[idx[j]], idx[i], cum_table,
+                                         negative, lr, work, s, compute_loss)
+                            for k in range(dim):
+                                syn0[idx[j], k] += work[k]
+                            loss += l
+                            n_pairs += 1
+                elif hi - lo > 1:  # CBOW: the mean of the context vectors predicts it
+                    for k in range(dim):
+                        neu1[k] = 0.0
+                    for j in range(lo, hi):
+                        if j != i:
+                            for k in range(dim):
+                                neu1[k] += syn0[idx[j], k]
+                    inv = np.float32(1.0 / (hi - lo - 1))
+                    for k in range(dim):
+                        neu1[k] *= inv
+                    s, l = _pair(syn0, syn1neg, neu1, idx[i], cum_table, negative, lr, work, s,
+                                 compute_loss)
+                    # Like word2vec.c and gensim, every context word gets the whole error
+                    # (not the 1/count share that the mean's exact gradient would give).
+                    for j in range(lo, hi):
+                        if j != i:
+                            for k in range(dim):
+                                syn0[idx[j], k] += work[k]
+                    loss += l
+                    n_pairs += 1
+        out_words[c] = n_words
+        out_loss[c] = loss
+        out_pairs[c] = n_pairs
+
+
+def _sgns_batch(syn0, syn1neg, inputs, targets, lr):
+    """Skip-gram steps on an explicit batch (no sampling): row b trains
+    syn0[inputs[b]] to predict targets[b, 0] against the noise words
+    targets[b, 1:].  Runs the very ``_neg_term`` the training kernel runs; the
+    tests compare it with the autograd loss.  Returns the loss of each row."""
+    dim = syn0.shape[1]
+    work = np.empty(dim, np.float32)
+    losses = np.empty(len(inputs), np.float64)
+    for b in range(len(inputs)):
+        h = syn0[inputs[b]]
+        work[:] = 0.0
+        losses[b] = 0.0
+        for k in range(targets.shape[1]):
+            label = np.float32(1.0) if k == 0 else np.float32(0.0)
+            losses[b] += _neg_term(h, syn1neg, targets[b, k], label, lr, work, True)
+        for k in range(dim):
+            syn0[inputs[b], k] += work[k]
+    return losses
+
+
+def _cbow_batch(syn0, syn1neg, contexts, targets, lr):
+    """CBOW steps on an explicit batch: the mean of syn0[contexts[b]] (entries
+    < 0 are padding) predicts targets[b, 0] against targets[b, 1:]; each
+    context row then gets the whole error, as in the training kernel."""
+    dim = syn0.shape[1]
+    work = np.empty(dim, np.float32)
+    neu1 = np.empty(dim, np.float32)
+    losses = np.empty(len(contexts), np.float64)
+    for b in range(len(contexts)):
+        neu1[:] = 0.0
+        count = 0
+        for j in range(contexts.shape[1]):
+            if contexts[b, j] >= 0:
+                count += 1
+                for k in range(dim):
+                    neu1[k] += syn0[contexts[b, j], k]
+        inv = np.float32(1.0 / count)
+        for k in range(dim):
+            neu1[k] *= inv
+        work[:] = 0.0
+        losses[b] = 0.0
+        for k in range(targets.shape[1]):
+            label = np.float32(1.0) if k == 0 else np.float32(0.0)
+            losses[b] += _neg_term(neu1, syn1neg, targets[b, k], label, lr, work, True)
+        for j in range(contexts.shape[1]):
+            if contexts[b, j] >= 0:
+                for k in range(dim):
+                    syn0[contexts[b, j], k] += work[k]
+    return losses
+
+
+# ---------------------------------------------------------------------------
+# The naive reference twin: the same loops in plain Python, numpy for vectors.
+# Loop nest, for each chunk c (any order) and each sentence in it:
+#     lr    = alpha - (alpha - min_alpha) * words_done / total_words
+#     words = [w for w in sentence if keep_int[w] >= rand32()]        # subsampling
+#     for i, o in enumerate(words):
+#         r = window - randint(window)                                 # dynamic window
+#         context = words[i-r : i] + words[i+1 : i+r+1]
+#         skip-gram: for each w in context: SGD step on L(h=syn0[w], o, K noise words)
+#         CBOW:      SGD step on L(h=mean(syn0[context]), o, K noise words)
+# ---------------------------------------------------------------------------
+
+def train_chunks_reference(syn0, syn1neg, tokens, sent_starts, chunk_starts, chunk_seeds,
+                           chunk_done, keep_int, cum_table, sg, negative, window, alpha,
+                           min_alpha, total_words, compute_loss, out_words, out_loss, out_pairs):
+    """Same arguments and results as ``train_chunks`` (one thread, slowly)."""
+    def lcg(s):
+        return (s * 25214903917 + 11) & (2**48 - 1)
+
+    def sgd_step(h, o, s):  # one (h, o) pair with `negative` noise words; returns work
+        work = np.zeros_like(h)
+        loss = 0.0
+        targets = [(o, 1.0)]
+        for _ in range(negative):
+            t = int(np.searchsorted(cum_table, (s >> 16) % int(cum_table[-1]), side="right"))
+            s = lcg(s)
+            if t != o:
+                targets.append((t, 0.0))
+        for t, label in targets:
+            f = np.clip(np.dot(h, syn1neg[t]), -MAX_F, MAX_F).astype(np.float32)
+            sig = np.float32(1.0) / (np.float32(1.0) + np.exp(-f))
+            g = (np.float32(label) - sig) * lr
+            work += g * syn1neg[t]
+            syn1neg[t] += g * h
+            loss += -np.log(sig) if label else f - np.log(sig)
+        return work, s, float(loss)
+
+    for c in range(len(chunk_starts) - 1):
+        s = int(chunk_seeds[c]) & (2**48 - 1)
+        done, n_words, n_pairs, total_loss = int(chunk_done[c]), 0, 0, 0.0
+        for si in range(chunk_starts[c], chunk_starts[c + 1]):
+            sentence = tokens[sent_starts[si]:sent_starts[si + 1]]
+            lr = np.float32(alpha - (alpha - min_alpha) * min(done / total_words, 1.0))
+            done += len(sentence)
+            words = []
+            for w in sentence:
+                keep = int(keep_int[w]) >= (s >> 16)
+                s = lcg(s)
+                if keep:
+                    words.append(int(w))
+            n_words += len(words)
+            for i, o in enumerate(words):
+                red = (s >> 16) % window
+                s = lcg(s)
+                lo, hi = max(0, i - window + red), min(len(words), i + window + 1 - red)
+                context = [words[j] for j in range(lo, hi) if j != i]
+                if sg:
+                    for w in context:
+                        work, s, loss = sgd_step(syn0[w], o, s)
+                        syn0[w] += work
+                        total_loss += loss
+                        n_pairs += 1
+                elif context:
+                    h = syn0[context].sum(axis=0) * np.float32(1.0 / len(context))
+                    work, s, loss = sgd_step(h, o, s)
+                    for w in context:
+                        syn0[w] += work
+                    total_loss += loss
+                    n_pairs += 1
+        out_words[c], out_loss[c], out_pairs[c] = n_words, total_loss if compute_loss else 0.0, n_pairs
+
+
+# ---------------------------------------------------------------------------
+# Compile (at the bottom, so NUMBA_DISABLE_JIT=1 leaves the Python above).
+# ---------------------------------------------------------------------------
+_lcg = njit(cache=True)(_lcg)
+_draw_noise = njit(cache=True)(_draw_noise)
+_neg_term = njit(cache=True, fastmath=True)(_neg_term)
+_pair = njit(cache=True, fastmath=True)(_pair)
+train_chunks = njit(parallel=True, fastmath=True, cache=True)(_train_chunks)
+sgns_batch = njit(cache=True, fastmath=True)(_sgns_batch)
+cbow_batch = njit(cache=True, fastmath=True)(_cbow_batch)
