@@ -68,8 +68,9 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **kwargs):
-        tensors = tuple(t if isinstance(t, Tensor) else Tensor(t) for t in inputs)
-        needs = tuple(t.requires_grad for t in tensors)
+        # (list comprehensions, not generators: this runs once per op, so it is kept lean)
+        tensors = tuple([t if isinstance(t, Tensor) else Tensor(t) for t in inputs])
+        needs = tuple([t.requires_grad for t in tensors])
         ctx = Context(needs)
         try:
             out_data = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
@@ -78,7 +79,7 @@ class Function:
         except ValueError as e:  # numpy's broadcasting/reshape errors: say which op and shapes
             shapes = " and ".join(str(t.shape) for t in tensors)
             raise ShapeError(f"{cls.__name__.lower()}: shapes {shapes}: {e}") from e
-        track = config.GRAD_ENABLED and any(needs)
+        track = config.GRAD_ENABLED and True in needs
         out = Tensor(out_data, requires_grad=track)
         out._op = cls.__name__
         if track:
@@ -138,7 +139,10 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
-        self.data = np.asarray(data, dtype=dtype if dtype is not None else _default_dtype(data))
+        if dtype is None and type(data) is np.ndarray:  # the common case, kept fast: no copy, no conversion
+            self.data = data
+        else:
+            self.data = np.asarray(data, dtype=dtype if dtype is not None else _default_dtype(data))
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
