@@ -1,0 +1,142 @@
+"""Turning token ids into training batches: LM windows, MLM masking, padded classification.
+
+Every random choice uses ``generator`` when one is given, else
+``minitl.random.rng()`` (looked up at call time, so ``minitl.manual_seed(n)``
+just before makes the batches reproducible).
+"""
+import numpy as np
+
+from minitl import random as _random
+
+IGNORE_INDEX = -100
+
+
+def _gen(generator):
+    return generator if generator is not None else _random.rng()
+
+
+def encode_corpus(docs, tokenizer, eot=True):
+    """Documents -> one int64 stream, each document followed by ``<|endoftext|>``."""
+    out = []
+    for doc in docs:
+        out.extend(tokenizer.encode(doc))
+        if eot:
+            out.append(tokenizer.eot_id)
+    return np.asarray(out, dtype=np.int64)
+
+
+# ---- language modelling (GPT) ----------------------------------------------------------
+def get_lm_batch(tokens, block_size, batch_size, generator=None):
+    """``batch_size`` windows of ``block_size + 1`` tokens at random offsets (nanoGPT's get_batch).
+
+    Returns ``x, y`` int64 (B, T): ``y`` is ``x`` shifted by one, so ``y[:, t]``
+    is the token after ``x[:, t]``. Example with tokens [5,6,7,8], block_size 2,
+    offset 1: window [6,7,8] -> x=[6,7], y=[7,8].
+    """
+    tokens = np.asarray(tokens)
+    n_start = len(tokens) - block_size
+    if n_start < 1:
+        raise ValueError(f"need more than block_size={block_size} tokens for one window, got {len(tokens)}")
+    ix = _gen(generator).integers(0, n_start, size=batch_size)
+    windows = np.stack([tokens[i:i + block_size + 1] for i in ix]).astype(np.int64)   # (B, T+1)
+    return windows[:, :-1], windows[:, 1:]
+
+
+def lm_batches(tokens, block_size, batch_size, shuffle=True, generator=None, drop_last=False):
+    """One epoch of non-overlapping windows of ``block_size + 1`` tokens (stride ``block_size``).
+
+    Every token is a target exactly once per epoch (except the very first), so this
+    is the iterator for evaluation (``shuffle=False``) and for epoch-style training.
+    Yields ``x, y`` int64 (B, T).
+    """
+    tokens = np.asarray(tokens)
+    n_windows = (len(tokens) - 1) // block_size
+    if n_windows < 1:
+        raise ValueError(f"need more than block_size={block_size} tokens for one window, got {len(tokens)}")
+    starts = np.arange(n_windows) * block_size
+    if shuffle:
+        starts = _gen(generator).permutation(starts)
+    for b in range(0, n_windows, batch_size):
+        s = starts[b:b + batch_size]
+        if drop_last and len(s) < batch_size:
+            return
+        windows = np.stack([tokens[i:i + block_size + 1] for i in s]).astype(np.int64)
+        yield windows[:, :-1], windows[:, 1:]
+
+
+# ---- masked language modelling (BERT) --------------------------------------------------
+def mlm_mask(ids, vocab_size, mask_id, special_ids=(0, 1, 2, 3, 4, 5), attention_mask=None,
+             mlm_probability=0.15, generator=None, ignore_index=IGNORE_INDEX):
+    """BERT's masking: choose 15% of the real, non-special tokens; of those, 80% become
+    ``[MASK]``, 10% a random (non-special) token, 10% stay as they are.
+
+    Args:
+        ids: int array (B, T). attention_mask: bool (B, T), False on padding (never chosen).
+        special_ids: ids never chosen and never drawn as random tokens
+            (``[PAD] [UNK] [CLS] [SEP] [MASK] <|endoftext|>`` for minitl's BPE).
+    Returns:
+        ``inputs`` (the corrupted ids) and ``labels`` int64 (B, T): the original id
+        where a token was chosen, ``ignore_index`` elsewhere.
+    """
+    rng = _gen(generator)
+    ids = np.asarray(ids, dtype=np.int64)
+    special_ids = np.asarray(sorted(set(int(s) for s in special_ids)), dtype=np.int64)
+    eligible = ~np.isin(ids, special_ids)
+    if attention_mask is not None:
+        eligible &= np.asarray(attention_mask, dtype=bool)
+    chosen = eligible & (rng.random(ids.shape) < mlm_probability)
+    labels = np.where(chosen, ids, ignore_index)
+    action = rng.random(ids.shape)              # < 0.8: [MASK]; 0.8..0.9: random token; else keep
+    inputs = ids.copy()
+    inputs[chosen & (action < 0.8)] = mask_id
+    to_random = chosen & (action >= 0.8) & (action < 0.9)
+    normal = np.setdiff1d(np.arange(vocab_size), special_ids)
+    inputs[to_random] = normal[rng.integers(0, len(normal), size=int(to_random.sum()))]
+    return inputs, labels
+
+
+# ---- classification --------------------------------------------------------------------
+class ClassificationBatches:
+    """Padded, shuffled-per-epoch batches of ``(ids, attention_mask, labels)``.
+
+        batches = ClassificationBatches(ds.texts, ds.labels, tok, batch_size=32, max_length=128)
+        for epoch in range(3):
+            for ids, mask, y in batches:      # a fresh order every epoch
+                ...
+
+    Texts are encoded once (``[CLS] text [SEP]`` with ``add_special_tokens``,
+    truncated to ``max_length``); each batch is padded to its own longest row.
+    ``ids`` int64 (B, T), ``mask`` bool (B, T) True on real tokens, ``labels`` int64 (B,).
+    """
+
+    def __init__(self, texts, labels, tokenizer, batch_size=32, max_length=128, shuffle=True,
+                 generator=None, add_special_tokens=True, drop_last=False):
+        if labels is not None and len(labels) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+        self.seqs, _ = tokenizer.encode_batch(list(texts), max_length=max_length, padding=False,
+                                              add_special_tokens=add_special_tokens)
+        self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
+        self.pad_id = tokenizer.pad_id
+        self.batch_size, self.shuffle, self.generator, self.drop_last = batch_size, shuffle, generator, drop_last
+
+    def __len__(self):
+        n, b = len(self.seqs), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self):
+        order = _gen(self.generator).permutation(len(self.seqs)) if self.shuffle else np.arange(len(self.seqs))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            if self.drop_last and len(idx) < self.batch_size:
+                return
+            yield self.collate(idx)
+
+    def collate(self, idx):
+        width = max(len(self.seqs[i]) for i in idx)
+        ids = np.full((len(idx), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(idx), width), dtype=bool)
+        for r, i in enumerate(idx):
+            ids[r, :len(self.seqs[i])] = self.seqs[i]
+            mask[r, :len(self.seqs[i])] = True
+        labels = None if self.labels is None else self.labels[idx]
+        return ids, mask, labels
