@@ -25,7 +25,8 @@ def lift(x, like):
     """``x`` as a Tensor; a Python number takes ``like``'s float dtype (2.0 * float32 stays float32)."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (int, float)) and not isinstance(x, bool) and like.data.dtype.kind == "f":
+    if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) \
+            and like.data.dtype.kind == "f":
         return Tensor(np.asarray(x, dtype=like.data.dtype))
     return Tensor(x)
 
@@ -219,6 +220,19 @@ class TensorMethods:
 
     def contiguous(self):
         return self
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.data)
+
+    def __int__(self):
+        return int(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(t)`` gives ``t.data`` (a plain array: no gradient flows through numpy)."""
+        return self.data if dtype is None else self.data.astype(dtype)
 
     def numel(self):
         return self.data.size
