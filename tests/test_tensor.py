@@ -156,3 +156,12 @@ def test_torch_agrees_on_composed_functions():
     want = torch.nn.functional.scaled_dot_product_attention(*map(torch.tensor, (q, k, v)), is_causal=True)
     got = F.scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v), is_causal=True)
     np.testing.assert_allclose(got.data, want.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_python_and_numpy_conversions():
+    t = minitl.tensor([1.0, 2.0], requires_grad=True)
+    assert float(t.sum()) == 3.0 and int(t[1]) == 2 and bool(t[0])
+    assert np.asarray(t) is t.data and np.asarray(t, dtype=np.float64).dtype == np.float64
+    for y in (np.float32(2) * t, np.int64(3) * t, t * np.int64(3), np.ones(2, np.float32) + t):
+        assert isinstance(y, Tensor) and y.dtype == np.float32 and y.requires_grad
+    assert [p.item() for p in t] == [1.0, 2.0]
