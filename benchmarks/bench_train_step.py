@@ -1,0 +1,262 @@
+"""Training tokens/second of minitl's GPT and BERT beside the same models in PyTorch eager.
+
+    python benchmarks/bench_train_step.py [--quick]
+
+Shape: n_layer=4, n_head=4, d_model=128, block_size=64, vocab_size=8192, batch 32,
+AdamW, 2 threads (Numba, BLAS and torch).  One step = forward, loss, backward,
+AdamW update.  BERT computes its MLM logits only at the masked positions (15%)
+on both sides.  Before timing, both sides start from the same weights and must
+give the same loss (validate, then time).  Timing alternates minitl and torch
+rounds and keeps each side's best round, so a noisy shared machine hurts both
+alike.  Peak RSS is measured in a fresh subprocess per side (the process's
+``ru_maxrss`` after a few steps), so one side's memory never counts for the other.
+
+The PyTorch twins below (``TorchGPT``, ``TorchBERT``) use minitl's parameter
+names, so ``state_dict`` copies across name for name; ``tests/test_torch_equivalence.py``
+checks that they compute the same logits and gradients as minitl's models.
+Last stdout line: {"benchmark": "train_step", "config": {...}, "results": {...}}.
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+THREADS = 2
+for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, str(THREADS))
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+CONFIG = dict(n_layer=4, n_head=4, d_model=128, block_size=64, vocab_size=8192, batch_size=32,
+              mask_fraction=0.15, lr=1e-3, threads=THREADS)
+
+
+# -- the PyTorch twins -----------------------------------------------------------
+def torch_models():
+    """Define TorchGPT / TorchBERT lazily (torch is optional)."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as TF
+
+    class Block(nn.Module):
+        def __init__(self, C, nh):
+            super().__init__()
+            self.nh = nh
+            self.ln_1, self.ln_2 = nn.LayerNorm(C), nn.LayerNorm(C)
+            self.attn = nn.Module()
+            self.attn.qkv, self.attn.proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+            self.mlp = nn.Module()
+            self.mlp.fc, self.mlp.proj = nn.Linear(C, 4 * C), nn.Linear(4 * C, C)
+
+        def forward(self, x, is_causal=False, key_padding_mask=None):
+            B, T, C = x.shape
+            h = self.attn.qkv(self.ln_1(x)).view(B, T, 3, self.nh, C // self.nh).permute(2, 0, 3, 1, 4)
+            mask = None if key_padding_mask is None else key_padding_mask[:, None, None, :]
+            y = TF.scaled_dot_product_attention(h[0], h[1], h[2], attn_mask=mask, is_causal=is_causal)
+            x = x + self.attn.proj(y.transpose(1, 2).reshape(B, T, C))
+            return x + self.mlp.proj(TF.gelu(self.mlp.fc(self.ln_2(x)), approximate="tanh"))
+
+    class TorchGPT(nn.Module):
+        def __init__(self, n_layer, n_head, d_model, block_size, vocab_size, **_):
+            super().__init__()
+            self.wte, self.wpe = nn.Embedding(vocab_size, d_model), nn.Embedding(block_size, d_model)
+            self.blocks = nn.ModuleList([Block(d_model, n_head) for _ in range(n_layer)])
+            self.ln_f = nn.LayerNorm(d_model)
+
+        def forward(self, idx, targets=None):
+            T = idx.shape[1]
+            x = self.wte(idx) + self.wpe(torch.arange(T))
+            for b in self.blocks:
+                x = b(x, is_causal=True)
+            logits = TF.linear(self.ln_f(x), self.wte.weight)
+            if targets is None:
+                return logits, None
+            return logits, TF.cross_entropy(logits.view(-1, logits.shape[-1]), targets.reshape(-1))
+
+    class TorchBERT(nn.Module):
+        def __init__(self, n_layer, n_head, d_model, block_size, vocab_size, type_vocab_size=2, **_):
+            super().__init__()
+            C = d_model
+            self.wte, self.wpe = nn.Embedding(vocab_size, C), nn.Embedding(block_size, C)
+            self.wtt = nn.Embedding(type_vocab_size, C)
+            self.blocks = nn.ModuleList([Block(C, n_head) for _ in range(n_layer)])
+            self.ln_f = nn.LayerNorm(C)
+            self.mlm_dense, self.mlm_ln = nn.Linear(C, C), nn.LayerNorm(C)
+            self.mlm_bias = nn.Parameter(torch.zeros(vocab_size))
+            self.pooler = nn.Linear(C, C)
+
+        def forward(self, idx, attention_mask=None, mlm_labels=None):
+            B, T = idx.shape
+            x = self.wte(idx) + self.wpe(torch.arange(T)) + self.wtt(torch.zeros_like(idx))
+            kpm = None if attention_mask is None else attention_mask.bool()
+            for b in self.blocks:
+                x = b(x, key_padding_mask=kpm)
+            h = self.ln_f(x).reshape(B * T, -1)
+            labels = mlm_labels.reshape(-1)
+            pos = torch.nonzero(labels != -100).squeeze(1)
+            hm = self.mlm_ln(TF.gelu(self.mlm_dense(h[pos]), approximate="tanh"))
+            logits = TF.linear(hm, self.wte.weight, self.mlm_bias)
+            return logits, TF.cross_entropy(logits, labels[pos])
+
+    return TorchGPT, TorchBERT
+
+
+def copy_weights(minitl_model, torch_model):
+    """minitl state_dict -> torch model, name for name (shapes asserted)."""
+    import torch
+    sd = minitl_model.state_dict()
+    tsd = torch_model.state_dict()
+    if set(sd) != set(tsd):
+        raise KeyError(f"name mismatch: minitl only {sorted(set(sd) - set(tsd))}, "
+                       f"torch only {sorted(set(tsd) - set(sd))}")
+    torch_model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in sd.items()})
+
+
+# -- one side's training step ----------------------------------------------------
+def make_batch(kind, seed=0):
+    c = CONFIG
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, c["vocab_size"], (c["batch_size"], c["block_size"] + 1)).astype(np.int64)
+    if kind == "gpt":
+        return x[:, :-1], x[:, 1:]
+    idx = x[:, :-1].copy()
+    chosen = rng.random(idx.shape) < c["mask_fraction"]
+    labels = np.where(chosen, idx, -100)
+    idx[chosen] = 3  # any fixed id stands in for [MASK]
+    return idx, labels
+
+
+def minitl_side(kind, seed=0):
+    """(model, step_fn) where step_fn() runs one full training step and returns the loss."""
+    import minitl
+    from minitl.models import GPT, GPTConfig, BERT, BERTConfig
+    from minitl.optim import AdamW
+    minitl.manual_seed(seed)
+    shape = {k: CONFIG[k] for k in ("n_layer", "n_head", "d_model", "block_size", "vocab_size")}
+    model = GPT(GPTConfig(**shape)) if kind == "gpt" else BERT(BERTConfig(**shape))
+    opt = AdamW(model.parameters(), lr=CONFIG["lr"])
+    a, b = make_batch(kind, seed)
+
+    def step():
+        opt.zero_grad()
+        _, loss = model(a, b) if kind == "gpt" else model(a, mlm_labels=b)
+        loss.backward()
+        opt.step()
+        return float(loss.data)
+    return model, step
+
+
+def torch_side(kind, minitl_model=None, seed=0):
+    import torch
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(seed)
+    TorchGPT, TorchBERT = torch_models()
+    model = (TorchGPT if kind == "gpt" else TorchBERT)(**CONFIG)
+    if minitl_model is not None:
+        copy_weights(minitl_model, model)
+    opt = torch.optim.AdamW(model.parameters(), lr=CONFIG["lr"])
+    a, b = (torch.from_numpy(t) for t in make_batch(kind, seed))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        _, loss = model(a, b) if kind == "gpt" else model(a, mlm_labels=b)
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+    return model, step
+
+
+def time_steps(step, n):
+    t = time.perf_counter()
+    for _ in range(n):
+        step()
+    return time.perf_counter() - t
+
+
+def rss_child(side, kind, steps):
+    """Run in a fresh process: a few steps of one side, then print peak RSS in MB."""
+    _, step = minitl_side(kind) if side == "minitl" else torch_side(kind)
+    for _ in range(steps):
+        step()
+    print(json.dumps({"peak_rss_mb": _peak_rss_mb()}))
+
+
+def _peak_rss_mb():
+    # VmHWM belongs to this process's own address space; ru_maxrss can carry the
+    # parent's peak across fork+exec on Linux, which would blur the two sides.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_rss(side, kind, steps):
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss-child", side, kind,
+                          "--steps", str(steps)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer rounds (about a minute)")
+    ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--steps", type=int, default=None, help="steps per timed round")
+    ap.add_argument("--rss-child", nargs=2, metavar=("SIDE", "KIND"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.rss_child:
+        return rss_child(*args.rss_child, args.steps or 3)
+    rounds = args.rounds or (2 if args.quick else 5)
+    steps = args.steps or (3 if args.quick else 8)
+    try:
+        import torch  # noqa: F401
+        have_torch = True
+    except ImportError:
+        have_torch = False
+        print("torch is not installed: PyTorch columns are null")
+    tokens = CONFIG["batch_size"] * CONFIG["block_size"]
+    results = {}
+    for kind in ("gpt", "bert"):
+        model, step = minitl_side(kind)
+        sides = {"minitl": step}
+        if have_torch:
+            tmodel, tstep = torch_side(kind, minitl_model=model)
+            l_m, l_t = step(), tstep()  # validate before timing: same weights, same loss
+            print(f"{kind}: first-step loss minitl {l_m:.6f} vs torch {l_t:.6f}")
+            if abs(l_m - l_t) > 1e-3:
+                raise SystemExit(f"{kind}: minitl and torch disagree before timing ({l_m} vs {l_t})")
+            sides["torch"] = tstep
+        for s in sides.values():
+            s()  # warm-up (JIT compilation, allocator)
+        best = {name: float("inf") for name in sides}
+        for r in range(rounds):
+            for name, s in sides.items():
+                best[name] = min(best[name], time_steps(s, steps) / steps)
+            print(f"{kind} round {r + 1}/{rounds}: " + ", ".join(
+                f"{n} {tokens / best[n]:,.0f} tok/s" for n in sides))
+        results[f"{kind}_tokens_per_s"] = round(tokens / best["minitl"], 1)
+        t = round(tokens / best["torch"], 1) if have_torch else None
+        results[f"torch_{kind}_tokens_per_s"] = t
+        results[f"{kind}_speedup_vs_torch"] = round(best["torch"] / best["minitl"], 3) if have_torch else None
+    results["gpt_peak_rss_mb"] = round(peak_rss("minitl", "gpt", 3), 1)
+    results["torch_gpt_peak_rss_mb"] = round(peak_rss("torch", "gpt", 3), 1) if have_torch else None
+    print(f"{'':8}{'minitl tok/s':>14}{'torch tok/s':>14}{'speedup':>9}")
+    for kind in ("gpt", "bert"):
+        t = results[f"torch_{kind}_tokens_per_s"]
+        print(f"{kind:8}{results[f'{kind}_tokens_per_s']:>14,.0f}{(t or 0):>14,.0f}"
+              f"{(results[f'{kind}_speedup_vs_torch'] or 0):>9.2f}")
+    print(f"peak RSS (GPT): minitl {results['gpt_peak_rss_mb']} MB, torch {results['torch_gpt_peak_rss_mb']} MB")
+    config = {**CONFIG, "rounds": rounds, "steps_per_round": steps, "torch": have_torch}
+    print(json.dumps({"benchmark": "train_step", "config": config, "results": results}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""What every pretrained model here can do, whatever its architecture.
+
+``PretrainedMixin`` sits beside ``Module`` in GPT and BERT (``class GPT(PretrainedMixin,
+Module)``) and expects ``self.config`` (a config dataclass), ``self.blocks`` (a
+ModuleList, in order from the input up) and ``self.hidden(idx, attention_mask)``
+returning the final hidden states (B, T, C).  It adds:
+
+* ``save_pretrained(dir)`` / ``from_pretrained(dir)``: a checkpoint directory
+  (config.json, model.safetensors, tokenizer.json, meta.json), written atomically;
+  loading is strict -- every key present, every shape equal, errors name them.
+* ``summary()``: each layer's parameter count and output shape.
+* ``trace()``: attention maps and per-layer activation / gradient norms.
+* ``layer_groups()`` and ``freeze_to(n)``: embeddings, block 0 ... block N-1,
+  head -- the groups fast.ai-style transfer freezes and unfreezes.
+* ``features(idx, attention_mask)``: mean-pooled hidden states (B, C) for probes.
+"""
+import contextlib
+import os
+
+import numpy as np
+
+import minitl
+from minitl import checkpoint
+from minitl.tensor import Tensor
+
+EMBEDDING_PREFIXES = ("wte.", "wpe.", "wtt.", "ln_emb.")
+
+
+class PretrainedMixin:
+    config_class = None          # set by each model: GPTConfig / BERTConfig
+    tokenizer = None             # set by from_pretrained when the directory has one
+
+    # -- saving and loading ------------------------------------------------
+    def save_pretrained(self, path, tokenizer=None, meta=None):
+        """Write ``path/`` = config.json + model.safetensors (+ tokenizer.json) + meta.json.
+
+        The directory is written beside ``path`` and renamed into place, so an
+        interrupted save leaves the previous version intact.
+        """
+        tokenizer = tokenizer if tokenizer is not None else self.tokenizer
+        info = {"model": type(self).__name__, "minitl_version": minitl.__version__,
+                "seed": minitl.random.initial_seed(), **(meta or {})}
+        extra = {"tokenizer.json": tokenizer.save} if tokenizer is not None else None
+        checkpoint.save_dir(path, self.state_dict(), self.config.to_dict(), meta=info, extra_files=extra)
+        return path
+
+    @classmethod
+    def from_pretrained(cls, path):
+        """Build the model from ``path/config.json`` and load ``path/model.safetensors`` strictly."""
+        state, config, meta = checkpoint.load_dir(path)
+        model = cls(cls.config_class.from_dict(config))
+        model.load_pretrained_weights(state, source=os.path.join(path, "model.safetensors"))
+        model.meta = meta
+        tok_path = os.path.join(path, "tokenizer.json")
+        if os.path.exists(tok_path):
+            from minitl.text import BPETokenizer
+            tok = BPETokenizer.load(tok_path)
+            if tok.vocab_size != model.config.vocab_size:
+                raise ValueError(f"{path}: tokenizer.json has {tok.vocab_size} tokens but "
+                                 f"config.json says vocab_size={model.config.vocab_size}")
+            model.tokenizer = tok
+        return model.eval()
+
+    def load_pretrained_weights(self, state, source="state_dict"):
+        """Strict load: equal key sets and equal shapes, every problem named at once."""
+        want = {k: v.shape for k, v in self.state_dict().items()}
+        problems = [f"missing key {k} (expected shape {want[k]})" for k in want if k not in state]
+        problems += [f"unexpected key {k} (shape {tuple(np.shape(state[k]))})"
+                     for k in state if k not in want]
+        problems += [f"shape mismatch for {k}: model expects {want[k]}, file has {tuple(np.shape(state[k]))}"
+                     for k in want if k in state and tuple(np.shape(state[k])) != want[k]]
+        if problems:
+            raise ValueError(f"cannot load {source} into {type(self).__name__}:\n  " + "\n  ".join(problems))
+        self.load_state_dict(state, strict=True)
+        return self
+
+    # -- layer groups, for transfer learning -------------------------------
+    def layer_groups(self):
+        """[(name, [Parameter])]: "embeddings", "blocks.0" ... "blocks.N-1", "head", input first."""
+        groups = {"embeddings": []}
+        groups.update({f"blocks.{i}": [] for i in range(len(self.blocks))})
+        groups["head"] = []
+        for name, p in self.named_parameters():
+            if name.startswith("blocks."):
+                groups[".".join(name.split(".")[:2])].append(p)
+            elif name.startswith(EMBEDDING_PREFIXES):
+                groups["embeddings"].append(p)
+            else:
+                groups["head"].append(p)
+        return list(groups.items())
+
+    def freeze_to(self, n):
+        """Freeze the first ``n`` layer groups, unfreeze the rest (fast.ai's ``freeze_to``).
+
+        ``freeze_to(-1)`` trains only the head; ``freeze_to(0)`` trains everything.
+        """
+        groups = self.layer_groups()
+        n = n % len(groups) if n < 0 else min(n, len(groups))
+        for i, (_, params) in enumerate(groups):
+            for p in params:
+                p.requires_grad = i >= n
+        return self
+
+    # -- features for probes and transfer ----------------------------------
+    def features(self, idx, attention_mask=None):
+        """Mean of the final hidden states over the real tokens: (B, T) ids -> (B, C)."""
+        h = self.hidden(idx, attention_mask)                       # (B, T, C)
+        if attention_mask is None:
+            return h.sum(dim=1) * (1.0 / h.shape[1])               # (B, C)
+        m = np.asarray(attention_mask, np.float32)[:, :, None]     # (B, T, 1)
+        return (h * m).sum(dim=1) / np.maximum(m.sum(axis=1), 1.0)  # (B, C)
+
+    # -- inspection --------------------------------------------------------
+    def summary(self, T=None, file=None):
+        """Print each layer's parameter count and output shape (a dummy (1, T) forward)."""
+        T = T or min(8, self.config.block_size)
+        shapes = {}
+        mods = [(n, m) for n, m in self.named_modules() if n]
+        for name, m in mods:
+            def wrapped(*a, _f=m.forward, _n=name, **kw):
+                out = _f(*a, **kw)
+                first = out[0] if isinstance(out, tuple) else out
+                shapes[_n] = tuple(first.shape) if isinstance(first, Tensor) else None
+                return out
+            object.__setattr__(m, "forward", wrapped)
+        try:
+            with minitl.no_grad():
+                self.hidden(np.zeros((1, T), np.int64), None)
+        finally:
+            for _, m in mods:
+                del m.__dict__["forward"]
+        lines = [f"{type(self).__name__} summary (input (1, {T})):",
+                 f"{'layer':<28}{'type':<16}{'params':>10}  output shape"]
+        for name, m in mods:
+            own = sum(p.size for p in m._parameters.values() if p is not None)
+            if own or not m._modules:
+                lines.append(f"{name:<28}{type(m).__name__:<16}{own:>10,}  {shapes.get(name, '-')}")
+        total, trainable = self.num_parameters(), self.num_parameters(trainable_only=True)
+        lines.append(f"total: {total:,} parameters ({trainable:,} trainable, {total - trainable:,} frozen)")
+        text = "\n".join(lines)
+        print(text, file=file)
+        return text
+
+    @contextlib.contextmanager
+    def trace(self):
+        """``with model.trace() as tr: loss = ...; loss.backward()`` then
+        ``tr.attention[layer]`` (B, nh, T, T), ``tr.activation_norms`` and ``tr.grad_norms()``."""
+        tr = Trace(self)
+        for b in self.blocks:
+            b.record = b.attn.record = True
+        try:
+            yield tr
+        finally:
+            for b in self.blocks:
+                b.record = b.attn.record = False
+
+
+class Trace:
+    """What ``model.trace()`` captured during the last forward (and backward)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    @property
+    def attention(self):
+        return [b.attn.probs for b in self.model.blocks]
+
+    @property
+    def activation_norms(self):
+        """Mean L2 norm of each block's output vectors, block 0 first."""
+        return [b.act_norm for b in self.model.blocks]
+
+    def grad_norms(self):
+        """{layer group: L2 norm of its parameters' gradients} after ``backward()``."""
+        out = {}
+        for name, params in self.model.layer_groups():
+            sq = [float(np.sum(p.grad.astype(np.float64) ** 2)) for p in params if p.grad is not None]
+            out[name] = float(np.sqrt(sum(sq))) if sq else None
+        return out
+
