@@ -15,6 +15,7 @@ import numpy as np
 from minitl import config, random
 from minitl.tensor import Tensor, ShapeError
 from minitl.ops import Embedding, Where, Index
+from minitl.ops.methods import as_array
 
 FUSED_IMPLS = {}  # name -> fused implementation, filled in by the kernels layer
 
@@ -60,7 +61,7 @@ def linear(x, weight, bias=None):
 
 def embedding(idx, weight):
     """Rows of ``weight`` (V, C) picked by integer ids (...) -> (..., C)."""
-    ids = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
+    ids = as_array(idx)
     if ids.dtype.kind not in "iu":
         raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
     return Embedding.apply(weight, ids=ids)
@@ -108,7 +109,7 @@ def cross_entropy(logits, target, ignore_index=-100, reduction="mean"):
     impl = _fused("cross_entropy")
     if impl is not None:
         return impl(logits, target, ignore_index=ignore_index, reduction=reduction)
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = as_array(target)
     if logits.ndim != 2 or t.shape != logits.shape[:1]:
         raise ShapeError(f"cross_entropy: logits {logits.shape} must be (N, C) and target {t.shape} (N,)")
     if reduction not in ("mean", "sum", "none"):
@@ -150,7 +151,7 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, *, is_causal=False, ke
     scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]) if scale is None else scale)
     allowed = None  # boolean (..., Tq, Tk): True = may attend
     if attn_mask is not None:
-        m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        m = as_array(attn_mask)
         if m.dtype == np.bool_:
             allowed = m
         else:
@@ -159,7 +160,7 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, *, is_causal=False, ke
         causal = np.tril(np.ones((tq, tk), dtype=bool))
         allowed = causal if allowed is None else allowed & causal
     if key_padding_mask is not None:
-        kp = key_padding_mask.data if isinstance(key_padding_mask, Tensor) else np.asarray(key_padding_mask)
+        kp = as_array(key_padding_mask)
         kp = kp.astype(bool).reshape(kp.shape[:1] + (1,) * (scores.ndim - 2) + kp.shape[1:])  # (B, 1.., 1, Tk)
         allowed = kp if allowed is None else allowed & kp
     if allowed is not None:

@@ -10,7 +10,7 @@ from minitl import random
 from minitl.tensor import Tensor
 from minitl.ops.elementwise import Where
 from minitl.ops.movement import Cat
-from minitl.ops.methods import lift, _shape_arg
+from minitl.ops.methods import lift, as_array, _shape_arg
 
 
 def zeros(*shape, dtype=np.float32, requires_grad=False):
@@ -62,6 +62,6 @@ def stack(tensors, dim=0):
 
 def where(cond, a, b):
     """``a`` where ``cond`` is True, else ``b`` (all three broadcast)."""
-    cond = cond.data if isinstance(cond, Tensor) else np.asarray(cond, dtype=bool)
+    cond = as_array(cond).astype(bool, copy=False)
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
     return Where.apply(lift(a, like), lift(b, like), cond=cond)

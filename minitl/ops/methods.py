@@ -31,7 +31,8 @@ def lift(x, like):
     return Tensor(x)
 
 
-def _arr(x):
+def as_array(x):
+    """The numpy array behind ``x`` (a Tensor's ``.data``, or ``np.asarray(x)``): for masks, ids, targets."""
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
@@ -129,7 +130,7 @@ class TensorMethods:
 
     def masked_fill(self, mask, value):
         """``value`` where the boolean ``mask`` is True, else ``self`` (mask broadcasts)."""
-        return Where.apply(lift(value, self), self, cond=_arr(mask))
+        return Where.apply(lift(value, self), self, cond=as_array(mask))
 
     # -- reductions ---------------------------------------------------------
     def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -266,31 +267,31 @@ class TensorMethods:
     # (== and != stay Python's identity tests, so Tensors work in lists and sets;
     #  use x.eq(y) / x.ne(y).)
     def __lt__(self, other):
-        return Tensor(self.data < _arr(other))
+        return Tensor(self.data < as_array(other))
 
     def __le__(self, other):
-        return Tensor(self.data <= _arr(other))
+        return Tensor(self.data <= as_array(other))
 
     def __gt__(self, other):
-        return Tensor(self.data > _arr(other))
+        return Tensor(self.data > as_array(other))
 
     def __ge__(self, other):
-        return Tensor(self.data >= _arr(other))
+        return Tensor(self.data >= as_array(other))
 
     def eq(self, other):
-        return Tensor(self.data == _arr(other))
+        return Tensor(self.data == as_array(other))
 
     def ne(self, other):
-        return Tensor(self.data != _arr(other))
+        return Tensor(self.data != as_array(other))
 
     def __invert__(self):
         return Tensor(~self.data)
 
     def __and__(self, other):
-        return Tensor(self.data & _arr(other))
+        return Tensor(self.data & as_array(other))
 
     def __or__(self, other):
-        return Tensor(self.data | _arr(other))
+        return Tensor(self.data | as_array(other))
 
 
 def _shifted_exp(x, dim, normalize=True):
