@@ -262,3 +262,40 @@ def test_buffers_in_state_dict_and_to_double():
     assert m.mask.shape == (2, 2) and not m.mask.requires_grad
     m.double()
     assert m.fc.weight.dtype == np.float64 and m.mask.dtype == np.float64
+
+
+def test_model_gradients_match_float64_central_differences():
+    # The layers compose ops and never write a gradient; this checks the composition
+    # end to end: every parameter of a small float64 model against (L(p+e) - L(p-e)) / 2e.
+    minitl.manual_seed(0)
+    model = nn.Sequential(nn.Embedding(5, 3), nn.LayerNorm(3), nn.Linear(3, 4), nn.GELU(),
+                          nn.Linear(4, 2)).double()
+    ids, target = np.array([[0, 4, 2], [1, 1, 3]]), np.array([0, 1, 1, 0, 1, 0])
+
+    def loss():
+        return F.cross_entropy(model(ids).reshape(6, 2), target)  # (B, T, 2) -> (B*T, 2)
+
+    loss().backward()
+    eps = 1e-6
+    for name, p in model.named_parameters():
+        assert p.dtype == np.float64 and p.grad is not None, name
+        for idx in np.ndindex(p.shape):
+            old = p.data[idx]
+            p.data[idx] = old + eps
+            hi = loss().item()
+            p.data[idx] = old - eps
+            lo = loss().item()
+            p.data[idx] = old
+            assert p.grad[idx] == pytest.approx((hi - lo) / (2 * eps), rel=1e-4, abs=1e-7), (name, idx)
+    assert np.abs(model[0].weight.grad[[0, 1, 2, 3, 4]]).sum(axis=1).min() > 0  # every used row
+
+
+def test_deepcopy_gives_an_independent_model():
+    # Transfer experiments copy one pretrained model per strategy.
+    import copy
+    a = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    b = copy.deepcopy(a)
+    b[0].weight.data += 1.0
+    b[0].freeze()
+    assert not np.array_equal(a[0].weight.data, b[0].weight.data) and a[0].weight.requires_grad
+    assert isinstance(b[0].weight, nn.Parameter) and [n for n, _ in b.named_parameters()] == ["0.weight", "0.bias"]
