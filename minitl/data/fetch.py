@@ -145,12 +145,16 @@ def download(url, dest, checksum=None, size=None, desc=None, quiet=False):
     return dest
 
 
-def sha256_file(path):
-    h = hashlib.sha256()
+def file_digest(path, algorithm="sha256"):
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def sha256_file(path):
+    return file_digest(path, "sha256")
 
 
 def _open_member(archive, member):
