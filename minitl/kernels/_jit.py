@@ -1,0 +1,51 @@
+"""Shared pieces of the kernels: the fastmath flags and a vectorizable exp.
+
+FASTMATH is Numba's ``fastmath=True`` minus ``nnan``/``ninf``: the attention
+and cross-entropy kernels use -inf as "masked", so the compiler must not assume
+infinities away; reordering sums (``reassoc``) is what lets loops vectorize.
+"""
+import numpy as np
+from numba import njit
+
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+# exp(x) = 2^k * exp(f),  k = round(x / ln 2),  f = x - k ln 2 in [-0.35, 0.35]
+LOG2E = np.float32(1.4426950408889634)
+LN2_HI = np.float32(0.693359375)          # ln 2 split in two, so k*LN2_HI is exact
+LN2_LO = np.float32(-2.12194440e-4)
+XMIN = np.float32(-87.0)                  # exp(-87) ~ 1.6e-38, the smallest normal float32
+XMAX = np.float32(88.0)
+HALF = np.float32(0.5)
+ONE = np.float32(1.0)
+C2, C3, C4 = np.float32(1 / 2), np.float32(1 / 6), np.float32(1 / 24)
+C5, C6, C7 = np.float32(1 / 120), np.float32(1 / 720), np.float32(1 / 5040)
+BIAS = np.int32(127)
+
+
+def _exp_inplace(x, n, bits, bits_as_float, exact):
+    """x[:n] <- exp(x[:n]).
+
+    ``exact`` (float64 inputs): ``np.exp``.  Otherwise a float32 exp that LLVM
+    can vectorize (there is no SVML here, so ``np.exp`` in a loop is one libm
+    call per element): Taylor to degree 7 on the reduced argument (relative
+    error ~1e-7, one float32 ulp), and 2^k built as raw float bits,
+    (k + 127) << 23, in an int32 scratch buffer ``bits`` that the caller also
+    viewed as float32 (``bits_as_float``).  Inputs below -87 give ~1e-38, so
+    callers zero masked entries themselves.
+    """
+    if exact:
+        for j in range(n):
+            x[j] = np.exp(x[j])
+        return
+    for j in range(n):
+        v = min(max(x[j], XMIN), XMAX)
+        k = np.floor(v * LOG2E + HALF)
+        f = v - k * LN2_HI - k * LN2_LO
+        p = ONE + f * (ONE + f * (C2 + f * (C3 + f * (C4 + f * (C5 + f * (C6 + f * C7))))))
+        bits[j] = (np.int32(k) + BIAS) << 23
+        x[j] = p
+    for j in range(n):
+        x[j] *= bits_as_float[j]
+
+
+exp_inplace = njit(fastmath=FASTMATH, cache=True)(_exp_inplace)

@@ -1,0 +1,137 @@
+"""Blocked, ``prange``-parallel matrix multiply (float32 and float64, batched).
+
+The whole file is one kernel, ``_matmul_nt``: ``C[b] += A[b] @ Bt[b].T`` where
+every row it touches is contiguous along the reduction axis ``k``.  Its twin is
+``reference.matmul_ref`` (three plain loops).  The three products autograd
+needs are all this one kernel on transposed copies/views:
+
+    forward   C  = A  @ B      ->  nt(A,      B.T copied)
+    backward  dA = dC @ B.T    ->  nt(dC,     B)          (B's rows are already along k)
+              dB = A.T @ dC    ->  nt(A.T copied, dC.T copied)
+
+How it is fast (numbers for this machine, see benchmarks/bench_kernels.py):
+
+* **register tile 4x4**: 16 running sums ``cXY`` stay in registers while the
+  innermost loop walks ``k``; every value loaded from A is used 4 times and
+  every value loaded from B 4 times.  ``fastmath=True`` lets LLVM reorder the
+  sums, so it vectorizes the ``k`` loop (each ``cXY`` becomes a SIMD register
+  of partial sums, added up once at the end of the tile).
+* **cache blocks**: the ``k`` axis is cut into blocks of ``KB`` and the output
+  columns into panels of ``NB``, so one panel of Bt (NB x KB) stays in L1/L2
+  while every row of A streams past it.
+* **threads**: ``prange`` over (batch, column panel) pairs -- every thread owns
+  whole columns of C, so no two threads ever write the same element.
+"""
+import numpy as np
+from numba import njit, prange
+
+NB = 16    # output columns per panel (= rows of Bt kept hot in cache)
+KB = 512   # reduction block: a 4-row strip of A and of Bt is 4*KB values
+
+
+def _matmul_nt(A, Bt, C):
+    """C[b] += A[b] @ Bt[b].T for A (nb, M, K), Bt (nb, N, K), C (nb, M, N), all C-contiguous."""
+    nb, M, K = A.shape
+    N = Bt.shape[1]
+    npan = (N + NB - 1) // NB
+    zero = C.dtype.type(0)
+    for task in prange(nb * npan):
+        b = task // npan
+        jp0 = (task % npan) * NB
+        jp1 = min(jp0 + NB, N)
+        for k0 in range(0, K, KB):
+            k1 = min(k0 + KB, K)
+            kk = k1 - k0
+            m4 = M - M % 4
+            for i0 in range(0, m4, 4):  # full strips of 4 rows of A
+                a0 = A[b, i0, k0:k1]
+                a1 = A[b, i0 + 1, k0:k1]
+                a2 = A[b, i0 + 2, k0:k1]
+                a3 = A[b, i0 + 3, k0:k1]
+                n4 = jp0 + (jp1 - jp0) - (jp1 - jp0) % 4
+                for j0 in range(jp0, n4, 4):  # the 4x4 register tile
+                    # (range loops, not while: LLVM vectorizes the k loop only then)
+                    b0 = Bt[b, j0, k0:k1]
+                    b1 = Bt[b, j0 + 1, k0:k1]
+                    b2 = Bt[b, j0 + 2, k0:k1]
+                    b3 = Bt[b, j0 + 3, k0:k1]
+                    # 16 running sums, started at zero (starting them from C's
+                    # values blocks the vectorizer), added into C at the end
+                    c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = zero
+                    c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = zero
+                    for k in range(kk):
+                        x0 = a0[k]; x1 = a1[k]; x2 = a2[k]; x3 = a3[k]
+                        y0 = b0[k]; y1 = b1[k]; y2 = b2[k]; y3 = b3[k]
+                        c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3
+                        c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3
+                        c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2; c23 += x2 * y3
+                        c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2; c33 += x3 * y3
+                    C[b, i0, j0] += c00; C[b, i0, j0 + 1] += c01; C[b, i0, j0 + 2] += c02; C[b, i0, j0 + 3] += c03
+                    C[b, i0 + 1, j0] += c10; C[b, i0 + 1, j0 + 1] += c11; C[b, i0 + 1, j0 + 2] += c12; C[b, i0 + 1, j0 + 3] += c13
+                    C[b, i0 + 2, j0] += c20; C[b, i0 + 2, j0 + 1] += c21; C[b, i0 + 2, j0 + 2] += c22; C[b, i0 + 2, j0 + 3] += c23
+                    C[b, i0 + 3, j0] += c30; C[b, i0 + 3, j0 + 1] += c31; C[b, i0 + 3, j0 + 2] += c32; C[b, i0 + 3, j0 + 3] += c33
+                for j in range(n4, jp1):  # leftover columns of the panel: 4 dot products
+                    bj = Bt[b, j, k0:k1]
+                    s0 = s1 = s2 = s3 = zero
+                    for k in range(kk):
+                        y = bj[k]
+                        s0 += a0[k] * y; s1 += a1[k] * y; s2 += a2[k] * y; s3 += a3[k] * y
+                    C[b, i0, j] += s0; C[b, i0 + 1, j] += s1; C[b, i0 + 2, j] += s2; C[b, i0 + 3, j] += s3
+            for i in range(m4, M):  # leftover rows of A: one dot product per element
+                ai = A[b, i, k0:k1]
+                for j in range(jp0, jp1):
+                    bj = Bt[b, j, k0:k1]
+                    s = zero
+                    for k in range(kk):
+                        s += ai[k] * bj[k]
+                    C[b, i, j] += s
+
+
+def _as3d(x):
+    return x.reshape((1,) + x.shape) if x.ndim == 2 else x
+
+
+def _check(name, a, b):
+    if a.ndim not in (2, 3) or b.ndim != a.ndim:
+        raise ValueError(f"{name}: expected two 2-D or two 3-D (batched) arrays, got shapes {a.shape} and {b.shape}")
+    if a.shape[-1] != b.shape[-2] or (a.ndim == 3 and a.shape[0] != b.shape[0]):
+        raise ValueError(f"{name}: shapes {a.shape} @ {b.shape} do not line up "
+                         f"(inner sizes {a.shape[-1]} vs {b.shape[-2]})")
+
+
+def _dtype(a, b):
+    dt = np.result_type(a.dtype, b.dtype)
+    return np.float64 if dt == np.float64 else np.float32
+
+
+def matmul_nt(a, bt):
+    """``a @ bt.swapaxes(-1, -2)`` for 2-D or batched 3-D arrays, via the kernel."""
+    dt = _dtype(a, bt)
+    A = np.ascontiguousarray(_as3d(a), dtype=dt)
+    Bt = np.ascontiguousarray(_as3d(bt), dtype=dt)
+    C = np.zeros((A.shape[0], A.shape[1], Bt.shape[1]), dtype=dt)
+    matmul_nt_kernel(A, Bt, C)
+    return C[0] if a.ndim == 2 else C
+
+
+def matmul(a, b):
+    """``a @ b`` (float32 or float64; 2-D, or 3-D batched with equal batch sizes)."""
+    _check("matmul", a, b)
+    return matmul_nt(a, b.swapaxes(-1, -2))  # B.T made contiguous = B packed by columns
+
+
+def matmul_bwd(a, b, grad, need_a=True, need_b=True):
+    """Gradients of ``c = a @ b``.
+
+    forward was: c[i, j] = sum_k a[i, k] * b[k, j]
+    so:          da[i, k] = sum_j grad[i, j] * b[k, j]   (grad @ b.T)
+                 db[k, j] = sum_i a[i, k] * grad[i, j]   (a.T @ grad)
+    """
+    _check("matmul_bwd", a, b)
+    da = matmul_nt(grad, b) if need_a else None
+    db = matmul_nt(a.swapaxes(-1, -2), grad.swapaxes(-1, -2)) if need_b else None
+    return da, db
+
+
+# compiled at the bottom, so NUMBA_DISABLE_JIT=1 runs exactly the code above
+matmul_nt_kernel = njit(parallel=True, fastmath=True, cache=True)(_matmul_nt)

@@ -1,0 +1,82 @@
+"""Softmax + cross-entropy fused, forward and backward, with ``ignore_index``.
+
+Twin: ``reference.softmax_xent_fwd_ref`` / ``softmax_xent_bwd_ref``.  The
+composed version materializes softmax (N, C), its log, and a one-hot pick;
+fused, the forward reads each row of logits twice (max, then sum of exp) and
+saves one number per row, the log-sum-exp ``lse``.  The backward rebuilds the
+softmax from it: p = exp(logits - lse).  Worked example, one row, C = 3::
+
+    logits [1, 2, 3], target 2 -> lse = 3.4076, loss = lse - 3 = 0.4076
+    dlogits = softmax - onehot = [0.090, 0.245, 0.665 - 1]
+"""
+import numpy as np
+from numba import njit, prange
+
+
+def _softmax_xent_fwd(logits, target, ignore_index, loss, lse):
+    N, C = logits.shape
+    for n in prange(N):
+        row = logits[n]
+        m = row[0]
+        for c in range(1, C):
+            m = max(m, row[c])
+        s = 0.0
+        for c in range(C):
+            s += np.exp(row[c] - m)
+        z = m + np.log(s)
+        lse[n] = z
+        t = target[n]
+        loss[n] = 0.0 if t == ignore_index else z - row[t]
+
+
+def _softmax_xent_bwd(logits, target, lse, dloss, ignore_index, dlogits):
+    # forward was: loss[n] = lse[n] - logits[n, t]
+    # so:          dlogits[n, c] = dloss[n] * (exp(logits[n, c] - lse[n]) - [c == t])
+    N, C = logits.shape
+    for n in prange(N):
+        t = target[n]
+        if t == ignore_index:
+            for c in range(C):
+                dlogits[n, c] = 0.0
+            continue
+        g = dloss[n]
+        z = lse[n]
+        for c in range(C):
+            dlogits[n, c] = g * np.exp(logits[n, c] - z)
+        dlogits[n, t] -= g
+
+
+def _check(logits, target, ignore_index):
+    if logits.ndim != 2 or target.shape != logits.shape[:1]:
+        raise ValueError(f"softmax_xent: logits {logits.shape} must be (N, C) and target {target.shape} (N,)")
+    C = logits.shape[1]
+    bad = (target != ignore_index) & ((target < 0) | (target >= C))
+    if bad.any():
+        raise IndexError(f"softmax_xent: target {target[bad][0]} out of range for {C} classes "
+                         f"(ignore_index={ignore_index})")
+    return np.ascontiguousarray(logits), np.ascontiguousarray(target, dtype=np.int64)
+
+
+def softmax_xent_fwd(logits, target, ignore_index=-100):
+    """(loss per row (N,), lse (N,)) for logits (N, C) and integer targets (N,)."""
+    logits, target = _check(logits, target, ignore_index)
+    N = logits.shape[0]
+    loss = np.empty(N, dtype=logits.dtype)
+    lse = np.empty(N, dtype=logits.dtype)
+    if logits.shape[1] == 0:
+        raise ValueError("softmax_xent: logits have 0 classes")
+    softmax_xent_fwd_kernel(logits, target, ignore_index, loss, lse)
+    return loss, lse
+
+
+def softmax_xent_bwd(logits, target, lse, dloss, ignore_index=-100):
+    """dlogits (N, C) given d(loss)/d(loss per row) ``dloss`` (N,)."""
+    logits, target = _check(logits, target, ignore_index)
+    dlogits = np.empty_like(logits)
+    softmax_xent_bwd_kernel(logits, target, np.ascontiguousarray(lse, dtype=logits.dtype),
+                            np.ascontiguousarray(dloss, dtype=logits.dtype), ignore_index, dlogits)
+    return dlogits
+
+
+softmax_xent_fwd_kernel = njit(parallel=True, fastmath=True, cache=True)(_softmax_xent_fwd)
+softmax_xent_bwd_kernel = njit(parallel=True, fastmath=True, cache=True)(_softmax_xent_bwd)

@@ -1,0 +1,230 @@
+"""Every Numba kernel against its numpy twin in ``minitl/kernels/reference.py``.
+
+Hypothesis draws the shapes (1, primes, odd sizes, T=1), a seed for the values
+and a memory layout (contiguous, transposed-then-viewed, or every-other
+element), so the kernels also see non-contiguous inputs.  CI runs this file a
+second time with ``NUMBA_DISABLE_JIT=1``: the same kernel code then runs as
+plain Python, so the shapes and example counts shrink when the JIT is off.
+"""
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings, HealthCheck, strategies as st
+
+from minitl.kernels import reference as R
+from minitl.kernels import matmul as MM, attention as AT, layernorm as LN
+from minitl.kernels import softmax_xent as SX, gelu as GE, embedding as EM, adamw as AW
+from minitl.kernels._jit import exp_inplace
+
+JIT_OFF = bool(numba.config.DISABLE_JIT)
+SMALL = 6 if JIT_OFF else 40           # largest side drawn
+SETTINGS = settings(max_examples=6 if JIT_OFF else 25, deadline=None,
+                    suppress_health_check=list(HealthCheck))
+DTYPES = [np.float32, np.float64]
+TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-9, atol=1e-10)}
+sides = st.sampled_from([1, 2, 3, 5, 7, 13, 17, 31, 37, 64]).filter(lambda n: n <= SMALL) | \
+    st.integers(1, SMALL)
+
+
+def make(shape, seed, layout, dtype, lo=-2.0, hi=2.0):
+    """Values from ``seed``; ``layout`` 0 = contiguous, 1 = a transposed buffer viewed back, 2 = strided."""
+    rng = np.random.default_rng(seed)
+    if layout == 1 and len(shape) >= 2:
+        return rng.uniform(lo, hi, shape[::-1]).astype(dtype).T          # same shape, reversed strides
+    if layout == 2:
+        big = rng.uniform(lo, hi, tuple(2 * n for n in shape)).astype(dtype)
+        return big[tuple(slice(None, None, 2) for _ in shape)]
+    return rng.uniform(lo, hi, shape).astype(dtype)
+
+
+layouts = st.integers(0, 2)
+seeds = st.integers(0, 2 ** 16)
+
+
+def close(got, want, dtype, what):
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    assert got.dtype == dtype, f"{what}: dtype {got.dtype} != {dtype}"
+    np.testing.assert_allclose(got, want, err_msg=what, **TOL[dtype])
+
+
+# -- matmul -------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(M=sides, K=sides, N=sides, nb=st.sampled_from([0, 1, 3]), seed=seeds, la=layouts, lb=layouts)
+def test_matmul_and_its_backward_match_twin(dtype, M, K, N, nb, seed, la, lb):
+    pre = () if nb == 0 else (nb,)
+    a = make(pre + (M, K), seed, la, dtype)
+    b = make(pre + (K, N), seed + 1, lb, dtype)
+    g = make(pre + (M, N), seed + 2, 0, dtype)
+    close(MM.matmul(a, b), R.matmul_ref(a, b), dtype, f"matmul {a.shape}@{b.shape}")
+    da, db = MM.matmul_bwd(a, b, g)
+    ra, rb = R.matmul_bwd_ref(a, b, g)
+    close(da, ra, dtype, "matmul dA")
+    close(db, rb, dtype, "matmul dB")
+    assert MM.matmul_bwd(a, b, g, need_a=False)[0] is None
+
+
+def test_matmul_blocks_and_tiles_exactly():
+    # sizes straddling the 4x4 tile, the NB column panel and the KB reduction block
+    for M, K, N in [(4, MM.KB + 3, MM.NB + 1), (9, 2 * MM.KB + 1, 2 * MM.NB + 3), (5, 1, 4)]:
+        if JIT_OFF and K > 64:
+            K = 13
+        a, b = make((M, K), 0, 0, np.float64), make((K, N), 1, 0, np.float64)
+        close(MM.matmul(a, b), a @ b, np.float64, f"matmul {M}x{K}x{N}")
+
+
+def test_matmul_error_names_the_shapes():
+    with pytest.raises(ValueError, match=r"\(2, 3\) @ \(4, 5\)"):
+        MM.matmul(np.ones((2, 3)), np.ones((4, 5)))
+
+
+# -- attention ----------------------------------------------------------------
+
+def _attention_inputs(B, nh, T, hs, seed, layout, dtype, padded):
+    q, k, v, g = [make((B, nh, T, hs), seed + i, layout if i < 3 else 0, dtype) for i in range(4)]
+    mask = None
+    if padded:
+        mask = np.random.default_rng(seed).random((B, T)) > 0.3
+        mask[0, :] = False                          # a fully padded sequence: no key to look at
+        if B > 1:
+            mask[1, :] = True
+    return q, k, v, g, mask
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("causal", [False, True], ids=["bidirectional", "causal"])
+@SETTINGS
+@given(B=st.integers(1, 3), nh=st.integers(1, 3), T=sides, hs=st.integers(1, 9), seed=seeds, layout=layouts,
+       padded=st.booleans())
+def test_attention_matches_twin(dtype, causal, B, nh, T, hs, seed, layout, padded):
+    q, k, v, g, mask = _attention_inputs(B, nh, T, hs, seed, layout, dtype, padded)
+    out, lse = AT.attention_fwd(q, k, v, causal, mask)
+    r_out, r_lse = R.attention_ref(q, k, v, causal, mask)
+    close(out, r_out, dtype, "attention out")
+    close(lse, r_lse, dtype, "attention lse")                # -inf rows compare equal
+    grads = AT.attention_bwd(q, k, v, out, lse, g, causal, mask)
+    for name, got, want in zip("qkv", grads, R.attention_bwd_ref(q, k, v, r_out, r_lse, g, causal, mask)):
+        close(got, want, dtype, f"attention d{name}")
+    if padded:
+        assert not out[0].any() and np.isneginf(lse[0]).all() and not grads[0][0].any()
+
+
+def test_attention_spans_several_key_blocks():
+    # T > KBLK exercises the online-softmax rescaling between blocks
+    T = AT.KBLK + 7 if not JIT_OFF else 9
+    q, k, v, g, mask = _attention_inputs(1, 2, T, 4, 3, 0, np.float64, True)
+    q *= 4.0                                        # peaky scores: the running max really moves
+    for causal in (False, True):
+        out, lse = AT.attention_fwd(q, k, v, causal, mask)
+        r_out, r_lse = R.attention_ref(q, k, v, causal, mask)
+        close(out, r_out, np.float64, "attention out (blocks)")
+        grads = AT.attention_bwd(q, k, v, out, lse, g, causal, mask)
+        for got, want in zip(grads, R.attention_bwd_ref(q, k, v, r_out, r_lse, g, causal, mask)):
+            close(got, want, np.float64, "attention grad (blocks)")
+
+
+def test_attention_rejects_a_wrong_mask():
+    q = np.zeros((2, 1, 3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"key_padding_mask must be \(B, T\) = \(2, 3\)"):
+        AT.attention_fwd(q, q, q, False, np.ones((3, 2), bool))
+
+
+def test_fast_exp_is_float32_accurate():
+    x = np.linspace(-87.0, 0.0, 20001).astype(np.float32)
+    y = x.copy()
+    bits = np.empty(x.size, np.int32)
+    exp_inplace(y, y.size, bits, bits.view(np.float32), False)
+    want = np.exp(x.astype(np.float64))
+    assert np.max(np.abs(y / want - 1.0)) < 5e-7
+
+
+# -- layer norm, softmax + cross-entropy, GELU ---------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(N=sides, C=sides, seed=seeds, layout=layouts)
+def test_layernorm_matches_twin(dtype, N, C, seed, layout):
+    x = make((N, C), seed, layout, dtype) * 3 + 1
+    w, b, dy = make((C,), seed + 1, 0, dtype), make((C,), seed + 2, 0, dtype), make((N, C), seed + 3, 0, dtype)
+    y, mean, rstd = LN.layernorm_fwd(x, w, b)
+    ry, rmean, rrstd = R.layernorm_fwd_ref(x, w, b)
+    close(y, ry, dtype, "layernorm y")
+    close(mean, rmean, dtype, "layernorm mean")
+    close(rstd, rrstd, dtype, "layernorm rstd")
+    for name, got, want in zip(["dx", "dw", "db"], LN.layernorm_bwd(dy, x, w, mean, rstd),
+                               R.layernorm_bwd_ref(dy, x, w, rmean, rrstd)):
+        close(got, want, dtype, f"layernorm {name}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(N=sides, C=sides, seed=seeds, layout=layouts)
+def test_softmax_xent_matches_twin(dtype, N, C, seed, layout):
+    logits = make((N, C), seed, layout, dtype, -5, 5)
+    rng = np.random.default_rng(seed)
+    target = rng.integers(0, C, N)
+    target[rng.random(N) < 0.3] = -100             # some ignored rows
+    dloss = make((N,), seed + 1, 0, dtype)
+    loss, lse = SX.softmax_xent_fwd(logits, target)
+    r_loss, r_lse = R.softmax_xent_fwd_ref(logits, target)
+    close(loss, r_loss, dtype, "xent loss")
+    close(lse, r_lse, dtype, "xent lse")
+    close(SX.softmax_xent_bwd(logits, target, lse, dloss), R.softmax_xent_bwd_ref(logits, target, r_lse, dloss),
+          dtype, "xent dlogits")
+    assert not SX.softmax_xent_bwd(logits, target, lse, dloss)[target == -100].any()
+
+
+def test_softmax_xent_names_a_bad_target():
+    with pytest.raises(IndexError, match="target 7 out of range for 3 classes"):
+        SX.softmax_xent_fwd(np.zeros((2, 3), np.float32), np.array([0, 7]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(shape=st.lists(sides, min_size=0, max_size=3).map(tuple), seed=seeds, layout=layouts)
+def test_gelu_matches_twin(dtype, shape, seed, layout):
+    x = make(shape, seed, layout, dtype, -6, 6)
+    dy = make(shape, seed + 1, 0, dtype)
+    close(GE.gelu_fwd(x), R.gelu_fwd_ref(x), dtype, "gelu")
+    close(GE.gelu_bwd(x, dy), R.gelu_bwd_ref(x, dy), dtype, "gelu backward")
+
+
+# -- embedding backward, AdamW --------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(V=sides, C=sides, n=st.integers(1, 3 * SMALL), seed=seeds, layout=layouts)
+def test_embedding_bwd_scatter_adds_repeated_ids(dtype, V, C, n, seed, layout):
+    ids = np.random.default_rng(seed).integers(0, V, n)
+    ids[-1] = ids[0]                                  # at least one id used twice
+    dout = make((n, C), seed, layout, dtype)
+    close(EM.embedding_bwd(ids, dout, V), R.embedding_bwd_ref(ids, dout, V), dtype, "embedding dweight")
+
+
+def test_embedding_bwd_names_a_bad_id():
+    with pytest.raises(IndexError, match="id 5 out of range for a table of 4 rows"):
+        EM.embedding_bwd(np.array([1, 5]), np.zeros((2, 3)), 4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@SETTINGS
+@given(shape=st.lists(sides, min_size=1, max_size=2).map(tuple), seed=seeds,
+       wd=st.sampled_from([0.0, 0.1]))
+def test_adamw_matches_twin_over_steps(dtype, shape, seed, wd):
+    p1 = make(shape, seed, 0, dtype)
+    p2, m1, v1 = p1.copy(), np.zeros_like(p1), np.zeros_like(p1)
+    m2, v2 = m1.copy(), v1.copy()
+    for step in range(1, 4):
+        g = make(shape, seed + step, 0, dtype)
+        AW.adamw_update_(p1, g, m1, v1, step, 1e-2, 0.9, 0.999, 1e-8, wd)
+        R.adamw_ref(p2, g, m2, v2, step, 1e-2, 0.9, 0.999, 1e-8, wd)
+    close(p1, p2, dtype, "adamw param")
+    close(m1, m2, dtype, "adamw m")
+    close(v1, v2, dtype, "adamw v")
+
+
+def test_adamw_refuses_a_copy_it_cannot_update_in_place():
+    p = np.zeros((4, 4), np.float32).T[::2]
+    with pytest.raises(ValueError, match="param must be C-contiguous"):
+        AW.adamw_update_(p, p, p, p, 1, 1e-3, 0.9, 0.999, 1e-8, 0.0)
