@@ -13,6 +13,8 @@ import math
 from collections import namedtuple
 
 from minitl.data import registry
+from minitl.data.batching import (ClassificationBatches, encode_corpus, get_lm_batch, lm_batches,  # noqa: F401
+                                  mlm_mask)
 from minitl.data.fetch import ChecksumError, OfflineError, fetch_source  # noqa: F401
 from minitl.data.files import load_file  # noqa: F401
 from minitl.data.registry import Dataset, DATASETS, cache_root  # noqa: F401
@@ -167,10 +169,3 @@ def word_eval(name):
                     raise ValueError(f"{name} line {i}: expected 'word1<TAB>word2<TAB>score', got {line!r}")
                 out.append((fields[0], fields[1], float(fields[2])))
     return out
-
-
-def __getattr__(name):      # batching is imported on first use (it needs minitl.random only)
-    if name in ("lm_batches", "mlm_mask", "mlm_batches", "classification_batches", "batching"):
-        from minitl.data import batching
-        return batching if name == "batching" else getattr(batching, name)
-    raise AttributeError(f"module 'minitl.data' has no attribute {name!r}")
