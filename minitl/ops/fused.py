@@ -1,0 +1,176 @@
+"""The fused ops: one Function each, with a hand-written backward, running on the
+Numba kernels (``minitl.config.BACKEND == "numba"``) or on their numpy twins
+(``"reference"``, ``minitl/kernels/reference.py``).
+
+* ``FusedGELU``          -- gelu (tanh approximation)
+* ``FusedLayerNorm``     -- layer_norm, saving mean and rstd per row
+* ``FusedCrossEntropy``  -- log-softmax + pick + reduction, saving lse per row
+* ``FusedAttention``     -- scaled-dot-product attention, saving lse per row
+
+Importing this module registers them in ``minitl.nn.functional.FUSED_IMPLS``,
+so ``F.gelu``, ``F.layer_norm``, ``F.cross_entropy`` and
+``F.scaled_dot_product_attention`` use them while ``minitl.config.FUSED`` is
+on; ``with minitl.config.fused(False):`` gives the composed versions (the
+oracle these are tested against in ``tests/test_fused_ops.py``).
+"""
+import numpy as np
+
+from minitl import config
+from minitl.tensor import Function, Tensor
+from minitl.kernels import reference as R
+from minitl.kernels import attention as _attention, layernorm as _layernorm
+from minitl.kernels import softmax_xent as _softmax_xent, gelu as _gelu
+
+
+def _numba():
+    return config.BACKEND == "numba"
+
+
+def _pick(ctx, kernel, twin):
+    """The kernel or its twin, per ``config.BACKEND``; the choice shows in the MINITL_DEBUG trace."""
+    ctx.note = "numba kernel" if _numba() else "numpy reference twin"
+    ctx.use_kernel = _numba()
+    return kernel if ctx.use_kernel else twin
+
+
+class FusedGELU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _pick(ctx, _gelu.gelu_fwd, R.gelu_fwd_ref)(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # forward was: y = 0.5 x (1 + tanh(u)); the kernel recomputes tanh(u) from x
+        (x,) = ctx.saved
+        return (_gelu.gelu_bwd if ctx.use_kernel else R.gelu_bwd_ref)(x, grad)
+
+
+class FusedLayerNorm(Function):
+    """x (..., *normalized_shape) with weight and bias of normalized_shape."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps=1e-5):
+        C = weight.size
+        x2 = x.reshape(-1, C)                                       # (N, C)
+        w, b = weight.reshape(C).astype(x.dtype), bias.reshape(C).astype(x.dtype)
+        y, mean, rstd = _pick(ctx, _layernorm.layernorm_fwd, R.layernorm_fwd_ref)(x2, w, b, eps)
+        ctx.save_for_backward(x2, w, mean, rstd)                    # mean, rstd: one number per row
+        ctx.shapes = (x.shape, weight.shape, bias.shape)
+        return y.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # forward was: y = (x - mean) * rstd * w + b, per row of x2
+        x2, w, mean, rstd = ctx.saved
+        xs, ws, bs = ctx.shapes
+        bwd = _layernorm.layernorm_bwd if ctx.use_kernel else R.layernorm_bwd_ref
+        dx, dw, db = bwd(grad.reshape(x2.shape), x2, w, mean, rstd)
+        return dx.reshape(xs), dw.reshape(ws), db.reshape(bs)
+
+
+class FusedCrossEntropy(Function):
+    """logits (N, C), integer ``target`` (N,) keyword; reduction "mean" | "sum" | "none"."""
+
+    @staticmethod
+    def forward(ctx, logits, target, ignore_index=-100, reduction="mean"):
+        fwd = _pick(ctx, _softmax_xent.softmax_xent_fwd, R.softmax_xent_fwd_ref)
+        loss, lse = fwd(logits, target, ignore_index)
+        ctx.save_for_backward(logits, lse)
+        ctx.target, ctx.ignore_index, ctx.reduction = target, ignore_index, reduction
+        ctx.count = max(int((target != ignore_index).sum()), 1)
+        if reduction == "none":
+            return loss
+        total = loss.sum(dtype=np.float64)
+        return np.asarray(total if reduction == "sum" else total / ctx.count, dtype=logits.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # forward was: loss[n] = lse[n] - logits[n, t[n]], then sum or mean over the kept rows
+        logits, lse = ctx.saved
+        if ctx.reduction == "none":
+            dloss = grad
+        else:
+            scale = 1.0 if ctx.reduction == "sum" else 1.0 / ctx.count
+            dloss = np.full(logits.shape[0], grad * scale, dtype=logits.dtype)
+        bwd = _softmax_xent.softmax_xent_bwd if ctx.use_kernel else R.softmax_xent_bwd_ref
+        return bwd(logits, ctx.target, lse, dloss, ctx.ignore_index)
+
+
+class FusedAttention(Function):
+    """q, k, v (B, nh, T, hs); ``is_causal`` and ``key_padding_mask`` (B, T) bool are keywords."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, is_causal=False, key_padding_mask=None):
+        out, lse = _pick(ctx, _attention.attention_fwd, R.attention_ref)(q, k, v, is_causal, key_padding_mask)
+        ctx.save_for_backward(q, k, v, out, lse)                    # lse (B, nh, T), not the T x T probs
+        ctx.causal, ctx.mask = is_causal, key_padding_mask
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        # forward was: out = softmax(q k^T / sqrt(hs), masked) v; backward recomputes p from lse
+        q, k, v, out, lse = ctx.saved
+        bwd = _attention.attention_bwd if ctx.use_kernel else R.attention_bwd_ref
+        return bwd(q, k, v, out, lse, grad, ctx.causal, ctx.mask)
+
+
+# -- the functional entry points registered in F.FUSED_IMPLS ---------------------
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def gelu(x):
+    return FusedGELU.apply(x)
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    from minitl.tensor import ShapeError
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(x.shape[x.ndim - len(shape):]) != shape:
+        raise ShapeError(f"layer_norm: input shape {x.shape} does not end with normalized_shape {shape}")
+    dt = x.dtype
+    weight = weight if weight is not None else np.ones(shape, dtype=dt)
+    bias = bias if bias is not None else np.zeros(shape, dtype=dt)
+    return FusedLayerNorm.apply(x, weight, bias, eps=eps)
+
+
+def cross_entropy(logits, target, ignore_index=-100, reduction="mean"):
+    from minitl.tensor import ShapeError
+    t = _data(target)
+    if logits.ndim != 2 or t.shape != logits.shape[:1]:
+        raise ShapeError(f"cross_entropy: logits {logits.shape} must be (N, C) and target {t.shape} (N,)")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: target must hold integers, got dtype {t.dtype}")
+    bad = (t != ignore_index) & ((t < 0) | (t >= logits.shape[1]))
+    if bad.any():
+        raise IndexError(f"cross_entropy: target {t[bad][0]} out of range for {logits.shape[1]} classes")
+    return FusedCrossEntropy.apply(logits, target=t.astype(np.int64), ignore_index=ignore_index,
+                                   reduction=reduction)
+
+
+def scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False, key_padding_mask=None):
+    """The fused kernel for (B, nh, T, hs) self-attention shapes; anything else is composed."""
+    if attn_mask is not None or q.ndim != 4 or not (q.shape == k.shape == v.shape):
+        import minitl.nn.functional as F
+        with config.fused(False):
+            return F.scaled_dot_product_attention(q, k, v, attn_mask, is_causal=is_causal,
+                                                  key_padding_mask=key_padding_mask)
+    mask = None if key_padding_mask is None else _data(key_padding_mask).astype(bool)
+    return FusedAttention.apply(q, k, v, is_causal=bool(is_causal), key_padding_mask=mask)
+
+
+FUSED = {"gelu": gelu, "layer_norm": layer_norm, "cross_entropy": cross_entropy,
+         "scaled_dot_product_attention": scaled_dot_product_attention}
+
+
+def register():
+    """Put the fused ops into ``minitl.nn.functional.FUSED_IMPLS`` (done on import)."""
+    import minitl.nn.functional as F
+    F.FUSED_IMPLS.update(FUSED)
+
+
+register()

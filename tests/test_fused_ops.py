@@ -1,0 +1,140 @@
+"""The fused ops (``minitl/ops/fused.py``): gradients by central differences on
+both backends (Numba kernels and numpy twins), and fused == composed.
+
+The composed versions in ``minitl.nn.functional`` (``config.fused(False)``)
+are the oracle: the fused ones must give the same numbers, float32 in and
+float32 out, and the same gradients.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings, HealthCheck, strategies as st
+
+import minitl.nn.functional as F
+from minitl import config
+from minitl.ops import fused
+from minitl.tensor import Tensor
+from minitl.testing import grad_check
+
+BACKENDS = ["numba", "reference"]
+SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+PAD = np.array([[True, True, False, True], [False, False, False, False]])   # row 2: all padding
+TARGET = np.array([2, -100, 0, 5, 1])
+
+
+def _rand(shape, seed, lo=-2.0, hi=2.0):
+    return np.random.default_rng(seed).uniform(lo, hi, shape)
+
+
+# name -> (fused function on Tensors, input shapes); each is also run composed
+CASES = {
+    "gelu": (lambda x: F.gelu(x), [(3, 4)]),
+    "layer_norm": (lambda x, w, b: F.layer_norm(x, (4,), w, b), [(2, 3, 4), (4,), (4,)]),
+    "layer_norm_2d_shape": (lambda x, w, b: F.layer_norm(x, (2, 3), w, b), [(2, 2, 3), (2, 3), (2, 3)]),
+    "layer_norm_no_affine": (lambda x: F.layer_norm(x, 5), [(3, 5)]),
+    "cross_entropy_mean": (lambda a: F.cross_entropy(a, TARGET), [(5, 6)]),
+    "cross_entropy_sum": (lambda a: F.cross_entropy(a, TARGET, reduction="sum"), [(5, 6)]),
+    "cross_entropy_none": (lambda a: F.cross_entropy(a, TARGET, reduction="none"), [(5, 6)]),
+    "attention": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v), [(2, 2, 4, 3)] * 3),
+    "attention_causal": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+                         [(2, 2, 4, 3)] * 3),
+    "attention_causal_padded": (lambda q, k, v: F.scaled_dot_product_attention(
+        q, k, v, is_causal=True, key_padding_mask=PAD), [(2, 1, 4, 3)] * 3),
+    "attention_T1": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+                     [(1, 2, 1, 5)] * 3),
+}
+FUSED_OP = {"gelu": "FusedGELU", "layer_norm": "FusedLayerNorm", "cross_entropy": "FusedCrossEntropy",
+            "attention": "FusedAttention"}
+
+
+def _op_name(case):
+    return next(v for k, v in FUSED_OP.items() if case.startswith(k))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fused_gradient(case, backend):
+    fn, shapes = CASES[case]
+    xs = [_rand(s, i) for i, s in enumerate(shapes)]
+    with config.backend(backend), config.fused(True):
+        out = fn(*[Tensor(x) for x in xs])
+        assert out._op == _op_name(case), f"{case}: ran {out._op}, not the fused op"
+        grad_check(fn, *xs)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fused_equals_composed_float32(case, backend):
+    fn, shapes = CASES[case]
+    xs = [_rand(s, 10 + i).astype(np.float32) for i, s in enumerate(shapes)]
+
+    def run(fused_on):
+        ts = [Tensor(x, requires_grad=True) for x in xs]
+        with config.backend(backend), config.fused(fused_on):
+            out = fn(*ts)
+        out.backward(np.ones(out.shape, dtype=out.dtype))
+        return out, [t.grad for t in ts]
+
+    (got, g_got), (want, g_want) = run(True), run(False)
+    assert got.dtype == np.float32, f"{case}: float32 in gave {got.dtype} out"
+    np.testing.assert_allclose(got.data, want.data, rtol=1e-5, atol=1e-5, err_msg=f"{case} forward")
+    for i, (a, b) in enumerate(zip(g_got, g_want)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"{case} grad of input {i}")
+
+
+@SETTINGS
+@given(B=st.integers(1, 3), nh=st.integers(1, 2), T=st.sampled_from([1, 2, 5, 7, 16, 33]),
+       hs=st.sampled_from([1, 3, 8]), causal=st.booleans(), seed=st.integers(0, 999))
+def test_fused_attention_equals_composed_on_drawn_shapes(B, nh, T, hs, causal, seed):
+    rng = np.random.default_rng(seed)
+    q, k, v = [rng.standard_normal((B, nh, T, hs)).astype(np.float32) for _ in range(3)]
+    mask = rng.random((B, T)) > 0.3
+    mask[:, 0] = True                               # every row sees at least key 0
+    outs = []
+    for on in (True, False):
+        with config.fused(on):
+            outs.append(F.scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v), is_causal=causal,
+                                                       key_padding_mask=mask).data)
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-5)
+
+
+def test_fully_padded_row_gives_zeros_and_no_nan():
+    q = Tensor(_rand((2, 1, 4, 3), 0).astype(np.float32), requires_grad=True)
+    out = F.scaled_dot_product_attention(q, q, q, key_padding_mask=PAD)
+    assert not out.data[1].any()
+    out.sum().backward()
+    assert np.isfinite(q.grad).all() and not q.grad[1].any()
+
+
+def test_attention_with_attn_mask_falls_back_to_composed():
+    q = Tensor(_rand((1, 1, 3, 2), 0))
+    allowed = np.tril(np.ones((3, 3), dtype=bool))
+    out = F.scaled_dot_product_attention(q, q, q, attn_mask=allowed)
+    assert out._op != "FusedAttention"
+    want = F.scaled_dot_product_attention(q, q, q, is_causal=True)
+    np.testing.assert_allclose(out.data, want.data, rtol=1e-12)
+
+
+def test_cross_entropy_all_ignored_is_zero_with_zero_grad():
+    logits = Tensor(_rand((3, 4), 0), requires_grad=True)
+    loss = F.cross_entropy(logits, np.array([-100, -100, -100]))
+    assert loss.item() == 0.0
+    loss.backward()
+    assert not logits.grad.any()
+
+
+def test_cross_entropy_names_a_bad_target():
+    with pytest.raises(IndexError, match="target 9 out of range for 4 classes"):
+        F.cross_entropy(Tensor(np.zeros((2, 4))), np.array([0, 9]))
+
+
+def test_debug_trace_says_which_backend_ran(capsys):
+    x = Tensor(np.ones((2, 3), np.float32))
+    for backend, words in [("numba", "numba kernel"), ("reference", "numpy reference twin")]:
+        with config.backend(backend), config.debug(True):
+            F.gelu(x)
+        assert words in capsys.readouterr().out
+
+
+def test_registered_in_functional():
+    assert {"gelu", "layer_norm", "cross_entropy", "scaled_dot_product_attention"} <= set(F.FUSED_IMPLS)
+    assert F.FUSED_IMPLS["gelu"] is fused.gelu
