@@ -136,3 +136,22 @@ def test_training_8k_is_fast_on_a_synthetic_corpus():
     took = time.perf_counter() - start
     assert tok.vocab_size == 4096
     assert took < 60, f"training 4096 merges took {took:.1f}s"
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_8k_vocabulary_on_the_real_wiki_corpus(monkeypatch):
+    import os
+    from pathlib import Path
+    import minitl.data as data
+    monkeypatch.setenv("MINITL_HOME", os.environ.get("MINITL_HOME") or str(Path.home() / ".cache" / "minitl"))
+    docs = data.corpus("wiki")
+    start = time.perf_counter()
+    tok = BPETokenizer.train(docs, vocab_size=8192)
+    took = time.perf_counter() - start
+    assert tok.vocab_size == 8192 and took < 180, f"{took:.0f}s"
+    val = data.corpus("wiki", "validation")
+    n_words = sum(len(d.split()) for d in val)
+    ids = [tok.encode(d) for d in val]
+    assert all(tok.decode(i) == d for i, d in zip(ids, val))
+    assert sum(map(len, ids)) < 2.0 * n_words          # measured 1.7 tokens per word; bytes would be ~6

@@ -215,3 +215,8 @@ def test_the_real_index_lists_the_pinned_files(key):
     spec = registry.SOURCES[key]
     url, listed = find_file(spec.project, spec.filename)
     assert url.endswith("/" + spec.filename) and listed == spec.sha256
+
+
+def test_messages_never_show_index_credentials():
+    assert fetch.redact("https://user:s3cret@mirror.example:8443/simple/") == "https://mirror.example:8443/simple/"
+    assert fetch.redact("https://pypi.org/simple/") == "https://pypi.org/simple/"

