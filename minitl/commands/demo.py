@@ -1,0 +1,14 @@
+"""``minitl demo``: the main job -- word2vec features vs. training from scratch on tweets."""
+
+
+def register(sub, pretrain_sub):
+    p = sub.add_parser("demo", help="the main job: pretrained word vectors vs from scratch, 100/1000 labels")
+    p.add_argument("--full", action="store_true", help="more word2vec epochs (slower, better vectors)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="runs/demo", help="where results.json and demo.png go")
+    p.set_defaults(func=_run)
+
+
+def _run(args):
+    from minitl.transfer import demo
+    demo.run(quick=not args.full, seed=args.seed, out=args.out)
