@@ -11,4 +11,4 @@ from minitl.random import manual_seed
 from minitl.tensor import Tensor, tensor
 from minitl import ops  # noqa: F401  (attaches the operator methods to Tensor)
 from minitl.ops import zeros, ones, zeros_like, ones_like, randn, rand, arange, cat, stack, where  # noqa: F401
-from minitl.serialization import save, load  # noqa: F401
+from minitl.serialization import save, load, CheckpointError  # noqa: F401
