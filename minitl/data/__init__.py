@@ -34,12 +34,11 @@ def _rank(text):
 
 def _split_documents(keys, split, name):
     """Deterministic train/validation split: the first 10% of keys by sha256 are validation."""
-    order = sorted(range(len(keys)), key=lambda i: _rank(keys[i]))
-    n_val = math.ceil(VALIDATION_FRACTION * len(keys))
-    chosen = set(order[:n_val]) if split == "validation" else set(order[n_val:])
     if split not in ("train", "validation"):
         raise ValueError(f"dataset {name!r} has splits 'train' and 'validation', not {split!r}")
-    return sorted(chosen)
+    order = sorted(range(len(keys)), key=lambda i: _rank(keys[i]))
+    n_val = math.ceil(VALIDATION_FRACTION * len(keys))
+    return sorted(order[:n_val] if split == "validation" else order[n_val:])
 
 
 _WIKI_CACHE = {}      # path -> [(title, cleaned text)]; cleaning takes about a second
