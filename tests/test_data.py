@@ -145,6 +145,12 @@ def test_tweet_tasks_are_balanced_deduplicated_and_held_out(tmp_path, monkeypatc
     assert len(text) + len(held) == 20 + 8 + 9 + 2
 
 
+def test_retweets_and_reposts_count_as_the_same_tweet():
+    k = tweets._key("Great crew!! http://t.co/abc")
+    assert tweets._key("RT @fan: great crew http://t.co/xyz") == k == tweets._key("great  crew")
+    assert tweets._key("great crew 2") != k
+
+
 def test_tweets_csv_with_wrong_columns_lists_them(tmp_path):
     p = tmp_path / "t.csv"
     p.write_text("label,text\npositive,hi\n")

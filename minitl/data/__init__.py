@@ -1,7 +1,7 @@
 """Datasets: the embedded defaults, canonical benchmarks, your own files, and batching.
 
     ds = minitl.data.load("tweets", split="train")      # Dataset(texts, labels, label_names, ...)
-    ds.class_balance()                                   # {'negative': 13825, 'positive': 2817}
+    ds.class_balance()                                   # {'negative': 13260, 'positive': 2697}
     docs = minitl.data.corpus("wiki+news+tweets-text")   # list[str] of documents, for pretraining
     pairs = minitl.data.word_eval("wordsim353")          # [(w1, w2, score)]
 

@@ -21,8 +21,9 @@ clear majority, most of them 2-in-3 at 0.63-0.69, or 1.0): so
 rows (the Coachella tweets) have no confidence at all: they stay out of the
 labelled tasks and go into the unlabelled text.
 
-Splits: identical texts (retweets, duplicates) are grouped first, and groups
-whose rows disagree on the label are dropped, so no text sits in two splits.
+Splits: tweets that are the same up to case, punctuation, links and a leading
+"RT @user:" (retweets, re-posts) are grouped first, and groups whose rows
+disagree on the label are dropped, so no tweet sits in two splits.
 Within each class the groups are ordered by the sha256 of their text, the
 first ``N_EVAL`` go to test and the next ``N_EVAL`` to validation: the same
 split on every machine, and balanced (equal classes) so accuracy reads
@@ -69,7 +70,12 @@ def repair(s):
 
 
 def _key(text):
-    return re.sub(r"\s+", " ", text.lower()).strip()
+    """What makes two tweets "the same" for splitting: case, a leading "RT @user:",
+    links and punctuation ignored (retweets and re-posts with a new short link
+    would otherwise land in train and test at once)."""
+    t = re.sub(r"^rt @\w+:?\s*", "", text.lower())
+    t = re.sub(r"https?://\S+|[^\w\s]", " ", t)
+    return " ".join(t.split()) or " ".join(text.lower().split())
 
 
 def _rank(key):
