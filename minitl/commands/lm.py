@@ -5,6 +5,7 @@
     minitl pretrain bert --corpus wiki --preset micro --steps 3000 --out runs/bert
     minitl fill-mask runs/bert "The capital of France is [MASK]."
     minitl evaluate runs/gpt --corpus wiki
+    minitl probe runs/gpt --labels 100 1000     # frozen features vs an untrained twin
 
 A run directory holds ``tokenizer.json`` and the encoded corpus (written first,
 so ``--resume`` rebuilds exactly the same data), ``checkpoint/`` (for resume),
@@ -54,6 +55,13 @@ def register(subparsers, pretrain_subparsers):
     e.add_argument("--corpus", default="wiki")
     e.add_argument("--seed", type=int, default=1234, help="the masking seed (BERT)")
     e.set_defaults(func=evaluate)
+    pr = subparsers.add_parser("probe", help="linear probe on frozen features (tweets) vs an untrained twin")
+    pr.add_argument("dir")
+    pr.add_argument("--dataset", default="tweets")
+    pr.add_argument("--labels", type=int, nargs="+", default=[100, 1000])
+    pr.add_argument("--draws", type=int, default=3, help="labelled subsets per label count")
+    pr.add_argument("--seed", type=int, default=0)
+    pr.set_defaults(func=probe)
 
 
 # -- data ------------------------------------------------------------------------
@@ -253,4 +261,54 @@ def evaluate(args):
     for k, v in res.items():
         print(f"{k:>24}: {v:.4f}" if isinstance(v, float) else f"{k:>24}: {v}")
     print(json.dumps(res))
+    return 0
+
+
+def probe_scores(model, dataset, label_counts, draws, seed):
+    """{n: [balanced accuracy of each draw]}: a linear probe on frozen mean-pooled features.
+
+    The probe (``minitl.transfer.probe``) is the one the word2vec demo uses: n
+    class-balanced training labels, class-weighted logistic regression, scored on
+    the balanced test split.
+    """
+    import numpy as np
+    from minitl.data import load
+    from minitl.transfer.probe import balanced_accuracy, balanced_subsample, fit_linear_probe
+    train, test = load(dataset, "train"), load(dataset, "test")
+    y_train, y_test = np.asarray(train.labels), np.asarray(test.labels)
+    rng = np.random.default_rng(seed)
+    picks = {(n, d): balanced_subsample(y_train, n, rng) for n in label_counts for d in range(draws)}
+    needed = np.unique(np.concatenate(list(picks.values())))
+    X = dict(zip(needed.tolist(), model.encode_texts([train.texts[i] for i in needed])))
+    X_test = model.encode_texts(test.texts)
+    out = {}
+    for n in label_counts:
+        out[n] = []
+        for d in range(draws):
+            idx = picks[(n, d)]
+            clf = fit_linear_probe(np.stack([X[i] for i in idx.tolist()]), y_train[idx], len(train.label_names))
+            out[n].append(balanced_accuracy(y_test, clf.predict(X_test)))
+    return out
+
+
+def probe(args):
+    import numpy as np
+    import minitl
+    model = _load(args.dir, None)
+    minitl.manual_seed(args.seed)
+    control = type(model)(model.config)             # same shape and tokenizer, never trained
+    control.tokenizer = model.tokenizer
+    res = {}
+    for name, m in (("pretrained", model), ("untrained", control)):
+        res[name] = probe_scores(m, args.dataset, args.labels, args.draws, args.seed)
+    print(f"linear probe on frozen mean-pooled features, {args.dataset} test split, balanced accuracy "
+          f"(mean +- std over {args.draws} draws)")
+    summary = {}
+    for n in args.labels:
+        p, u = res["pretrained"][n], res["untrained"][n]
+        summary[n] = {"pretrained": float(np.mean(p)), "untrained": float(np.mean(u)),
+                      "gain_points": 100 * float(np.mean(p) - np.mean(u))}
+        print(f"  {n:>5} labels: pretrained {np.mean(p):.3f} +- {np.std(p):.3f}   untrained {np.mean(u):.3f} "
+              f"+- {np.std(u):.3f}   gain {summary[n]['gain_points']:+.1f} points")
+    print(json.dumps({"probe": args.dataset, "dir": args.dir, "results": summary}))
     return 0

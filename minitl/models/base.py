@@ -110,6 +110,29 @@ class PretrainedMixin:
         m = np.asarray(attention_mask, np.float32)[:, :, None]     # (B, T, 1)
         return (h * m).sum(dim=1) / np.maximum(m.sum(axis=1), 1.0)  # (B, C)
 
+    def encode_texts(self, texts, tokenizer=None, batch_size=128):
+        """Frozen features for a list of texts: (N,) strings -> (N, C) float32 numpy array.
+
+        Texts are truncated to block_size; BERT's get [CLS] ... [SEP] as in pretraining.
+        """
+        tok = tokenizer or self.tokenizer
+        if tok is None:
+            raise ValueError(f"{type(self).__name__}.encode_texts: no tokenizer")
+        specials = type(self).__name__ == "BERT"
+        was_training = self.training
+        self.eval()
+        out = []
+        with minitl.no_grad():
+            for s in range(0, len(texts), batch_size):
+                # without [CLS]/[SEP] a batch of empty texts would be (b, 0): pad GPT's to block_size
+                ids, mask = tok.encode_batch(list(texts[s:s + batch_size]), max_length=self.config.block_size,
+                                             padding=True if specials else "max_length",
+                                             add_special_tokens=specials)          # (b, T), (b, T)
+                mask[:, 0] = True                                  # an empty text still pools one position
+                out.append(self.features(ids, mask).data)          # (b, C)
+        self.train(was_training)
+        return np.concatenate(out).astype(np.float32)
+
     # -- inspection --------------------------------------------------------
     def summary(self, T=None, file=None):
         """Print each layer's parameter count and output shape (a dummy (1, T) forward)."""
