@@ -202,6 +202,18 @@ TABLE = [
     Row("attention_padded", lambda q, k, v: np_attention(q, k, v, pad=PAD),
         lambda q, k, v: F.scaled_dot_product_attention(q, k, v, key_padding_mask=PAD),
         fixed(*[(2, 2, 4, 3)] * 3), []),
+    # fused ops (minitl/ops/fused.py): one Function each, on the Numba kernels by default
+    Row("fused_gelu", np_gelu, lambda a: ops.fused.gelu(a), one(), ["FusedGELU"]),
+    Row("fused_layer_norm", np_layer_norm, lambda x, w, b: ops.fused.layer_norm(x, (4,), w, b),
+        fixed((2, 3, 4), (4,), (4,)), ["FusedLayerNorm"]),
+    Row("fused_cross_entropy", np_cross_entropy, lambda a: ops.fused.cross_entropy(a, CE_TARGET), fixed((5, 6)),
+        ["FusedCrossEntropy"]),
+    Row("fused_attention_causal", lambda q, k, v: np_attention(q, k, v, causal=True),
+        lambda q, k, v: ops.fused.scaled_dot_product_attention(q, k, v, is_causal=True),
+        fixed(*[(2, 2, 4, 3)] * 3), ["FusedAttention"]),
+    Row("fused_attention_padded", lambda q, k, v: np_attention(q, k, v, pad=PAD),
+        lambda q, k, v: ops.fused.scaled_dot_product_attention(q, k, v, key_padding_mask=PAD),
+        fixed(*[(2, 2, 4, 3)] * 3), ["FusedAttention"]),
 ]
 
 IDS_OF = [r.name for r in TABLE]

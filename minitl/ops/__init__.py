@@ -31,3 +31,4 @@ for _name, _attr in vars(TensorMethods).items():
     if _name not in ("__module__", "__qualname__", "__doc__", "__dict__", "__weakref__",
                      "__firstlineno__", "__static_attributes__"):
         setattr(Tensor, _name, _attr)
+from minitl.ops import fused  # noqa: E402,F401  (registers the fused ops in F.FUSED_IMPLS; last, it imports nn.functional)
