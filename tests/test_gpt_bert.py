@@ -231,3 +231,15 @@ def test_kernel_path_agrees_with_reference_path(make, switch):
     np.testing.assert_allclose(fast_logits, ref_logits, rtol=1e-4, atol=1e-5)
     for name in ref:
         np.testing.assert_allclose(fast[name], ref[name], rtol=1e-3, atol=1e-6, err_msg=name)
+
+
+def test_plot_attention_writes_a_png(tmp_path, tok):
+    from minitl.viz.attention import attention_maps, plot_attention
+    m = bert(vocab_size=tok.vocab_size)
+    m.tokenizer = tok
+    labels, maps = attention_maps(m, "the cat sat")
+    assert labels[0] == "[CLS]" and labels[-1] == "[SEP]" and len(maps) == 2
+    assert maps[0].shape == (2, len(labels), len(labels))
+    path = plot_attention(m, "the cat sat", layer=-1, path=str(tmp_path / "a.png"))
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
