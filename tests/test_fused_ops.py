@@ -138,3 +138,40 @@ def test_debug_trace_says_which_backend_ran(capsys):
 def test_registered_in_functional():
     assert {"gelu", "layer_norm", "cross_entropy", "scaled_dot_product_attention"} <= set(F.FUSED_IMPLS)
     assert F.FUSED_IMPLS["gelu"] is fused.gelu
+
+
+# -- MatMul and Embedding on the kernels (minitl/ops/matmul.py) -------------------
+
+@pytest.mark.parametrize("mode", ["numba", "blas"])
+@pytest.mark.parametrize("shapes", [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (3, 4, 2)),
+                                    ((1, 1), (1, 1)), ((5, 17), (17, 3))])
+def test_matmul_op_on_either_path_gradchecks(mode, shapes):
+    from minitl.kernels import dispatch
+    a, b = _rand(shapes[0], 0), _rand(shapes[1], 1)
+    with dispatch.matmul_mode(mode):
+        out = Tensor(a) @ Tensor(b)
+        np.testing.assert_allclose(out.data, a @ b, rtol=1e-12)
+        grad_check(lambda x, y: x @ y, a, b)
+
+
+def test_matmul_op_note_says_which_path(capsys):
+    from minitl.kernels import dispatch
+    x = Tensor(np.ones((4, 4), np.float32))
+    for mode, words in [("numba", "numba kernel (forced"), ("blas", "numpy BLAS (forced")]:
+        with dispatch.matmul_mode(mode), config.debug(True):
+            x @ x
+        assert words in capsys.readouterr().out
+    with pytest.raises(ValueError, match="matmul mode 'gpu'"):
+        dispatch.set_matmul("gpu")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_embedding_backward_scatter_adds_on_both_backends(backend):
+    ids = np.array([[0, 2, 0], [3, 3, 1]])
+    w = _rand((4, 5), 0).astype(np.float32)
+    t = Tensor(w, requires_grad=True)
+    with config.backend(backend):
+        F.embedding(ids, t).sum().backward()
+    np.testing.assert_array_equal(t.grad[:, 0], [2, 1, 1, 2])
+    with config.backend(backend):
+        grad_check(lambda weight: F.embedding(ids, weight), _rand((4, 5), 1))

@@ -23,7 +23,17 @@ def adamw_update_(param, grad, m, v, step, lr, beta1, beta2, eps, weight_decay):
         param, grad, m, v: arrays of one shape; m and v are Adam's moment buffers.
         step: the step number t, counting from 1 for the first update.
         lr, beta1, beta2, eps, weight_decay: the hyper-parameters of the group.
+
+    With ``minitl.config.BACKEND == "numba"`` (the default) this is one pass of the
+    kernel in ``minitl/kernels/adamw.py`` (same maths); the numpy lines below are its
+    reference, and run on the "reference" backend or for non-contiguous arrays.
     """
+    from minitl import config
+    from minitl.kernels import adamw as adamw_kernel
+    if config.BACKEND == "numba" and all(a.flags.c_contiguous and a.dtype == param.dtype
+                                         for a in (param, m, v)):
+        adamw_kernel.adamw_update_(param, grad, m, v, step, lr, beta1, beta2, eps, weight_decay)
+        return
     param *= 1.0 - lr * weight_decay
     m += (1.0 - beta1) * (grad - m)          # = beta1*m + (1-beta1)*g; torch's lerp form
     v *= beta2
