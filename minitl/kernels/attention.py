@@ -31,7 +31,8 @@ NEG_INF = -np.inf
 
 def _attention_fwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse):
     BH, T, hs = q.shape
-    for bh in prange(BH):
+    zero = q.dtype.type(0)                           # float32 sums for float32 inputs (0.0 would
+    for bh in prange(BH):                            # make every sum float64, at half the SIMD width)
         b = bh // nh
         s = np.empty(KBLK, dtype=q.dtype)            # scores, then probabilities, of one key block
         bits = np.empty(KBLK, dtype=np.int32)        # scratch of the vectorized exp
@@ -41,8 +42,8 @@ def _attention_fwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse):
         for i in range(T):
             jend = i + 1 if causal else T
             m = NEG_INF
-            l = 0.0
-            o[:] = 0.0
+            l = zero
+            o[:] = zero
             for j0 in range(0, jend, KBLK):
                 n = min(KBLK, jend - j0)
                 s[:n] = 0.0
@@ -63,7 +64,7 @@ def _attention_fwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse):
                 for j in range(n):
                     s[j] -= m_new
                 exp_inplace(s, n, bits, bits_f, exact)
-                lsum = 0.0
+                lsum = zero
                 for j in range(n):
                     pj = s[j] * kp[j0 + j]           # exactly 0 for padded keys
                     s[j] = pj
@@ -71,7 +72,7 @@ def _attention_fwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse):
                 l = l * alpha + lsum
                 for c in range(hs):                  # o[c] = o[c] * alpha + p . v[:, c]
                     vr = vT[bh, c, j0:j0 + n]
-                    acc = 0.0
+                    acc = zero
                     for j in range(n):
                         acc += s[j] * vr[j]
                     o[c] = o[c] * alpha + acc
@@ -90,6 +91,7 @@ def _attention_bwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse, dout, dq
     # so:          dv = p^T dout;  dp = dout v^T;  ds = p * (dp - D),  D[i] = dout[i] . out[i]
     #              dq = ds k * scale;  dk = ds^T q * scale
     BH, T, hs = q.shape
+    zero = q.dtype.type(0)
     for bh in prange(BH):                            # one thread owns dk, dv of its head: no races
         b = bh // nh
         p = np.empty(KBLK, dtype=q.dtype)
@@ -102,7 +104,7 @@ def _attention_bwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse, dout, dq
             dq[bh, i, :] = 0.0
             if z == NEG_INF:
                 continue                             # saw no key: no gradient anywhere
-            D = 0.0
+            D = zero
             for c in range(hs):
                 D += dout[bh, i, c] * out[bh, i, c]
             jend = i + 1 if causal else T
@@ -131,7 +133,7 @@ def _attention_bwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse, dout, dq
                     dvr = dvT[bh, c, j0:j0 + n]
                     dkr = dkT[bh, c, j0:j0 + n]
                     kr = kT[bh, c, j0:j0 + n]
-                    acc = 0.0
+                    acc = zero
                     for j in range(n):
                         dvr[j] += gc * p[j]
                         dkr[j] += qc * dp[j]
