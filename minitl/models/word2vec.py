@@ -214,9 +214,9 @@ class Word2Vec:
         if len(vocab) < 2:
             raise ValueError(f"word2vec: no word occurs min_count={cfg.min_count} times")
         self._set_vocab(vocab)
-        # gensim's init: input vectors uniform in [-0.5/C, 0.5/C), output vectors 0.
+        # gensim 4's init: input vectors uniform in [-1/C, 1/C), output vectors 0.
         V, C = len(vocab), cfg.dim
-        self.syn0 = ((minitl.random.rng().random((V, C), np.float32) - 0.5) / C).astype(np.float32)
+        self.syn0 = ((minitl.random.rng().random((V, C), np.float32) * 2 - 1) / C).astype(np.float32)
         self.syn0[0] = 0.0
         self.syn1neg = np.zeros((V, C), np.float32)
         return vocab
@@ -276,8 +276,9 @@ class Word2Vec:
                     lr = cfg.alpha - (cfg.alpha - cfg.min_alpha) * min(done[g1 - 1] / total, 1.0)
                     rate = eff / max(time.perf_counter() - t0, 1e-9)
                     words = int(sent_starts[chunk_starts[g1]] - sent_starts[chunk_starts[g0]])
-                    bar.update(words, loss=f"{el[:g1].sum() / max(ep[:g1].sum(), 1):.4f}",
-                               lr=f"{lr:.5f}", words_s=f"{rate:.0f}")
+                    # loss: mean over this epoch's (input, word) pairs of -log sigmoid terms
+                    shown = {"loss": f"{el[:g1].sum() / max(ep[:g1].sum(), 1):.4f}"} if compute_loss else {}
+                    bar.update(words, **shown, lr=f"{lr:.5f}", words_s=f"{rate:.0f}")
                 history.append({"epoch": epoch + 1, "effective_words": int(ew.sum()),
                                 "loss": float(el.sum() / max(ep.sum(), 1)) if compute_loss else None})
         finally:
