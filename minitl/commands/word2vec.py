@@ -113,8 +113,9 @@ def neighbors(args):
             for w, sim in wv.most_similar(positive=[b, c], negative=[a], topn=args.topn):
                 print(f"  {w:20s} {sim:.3f}")
         for word in args.words:
+            found = wv.most_similar(word, topn=args.topn)
             print(word)
-            for w, sim in wv.most_similar(word, topn=args.topn):
+            for w, sim in found:
                 print(f"  {w:20s} {sim:.3f}")
     except KeyError as e:
         print(f"minitl neighbors: {e.args[0]}", file=sys.stderr)

@@ -278,7 +278,7 @@ class Word2Vec:
                     words = int(sent_starts[chunk_starts[g1]] - sent_starts[chunk_starts[g0]])
                     # loss: mean over this epoch's (input, word) pairs of -log sigmoid terms
                     shown = {"loss": f"{el[:g1].sum() / max(ep[:g1].sum(), 1):.4f}"} if compute_loss else {}
-                    bar.update(words, **shown, lr=f"{lr:.5f}", words_s=f"{rate:.0f}")
+                    bar.update(words, **shown, lr=f"{lr:.5f}", eff_words_s=f"{rate:.0f}")
                 history.append({"epoch": epoch + 1, "effective_words": int(ew.sum()),
                                 "loss": float(el.sum() / max(ep.sum(), 1)) if compute_loss else None})
         finally:
