@@ -204,6 +204,21 @@ def test_same_seed_same_vectors_with_one_thread():
     np.testing.assert_array_equal(out[0], out[1])
 
 
+def test_reference_backend_trains_the_same_vectors():
+    # minitl.config.backend("reference") swaps the kernel for its numpy twin
+    sents = planted_corpus(n_sent=60)
+    out = []
+    for backend in ("numba", "reference"):
+        minitl.manual_seed(3)
+        m = Word2Vec(Word2VecConfig(dim=8, epochs=1, min_count=1, workers=1, sample=0.01))
+        m.build_vocab(sents)
+        with minitl.config.backend(backend):
+            stats = m.train(sents, progress=False)
+        out.append((m.syn0.copy(), stats["effective_words"]))
+    assert out[0][1] == out[1][1]
+    np.testing.assert_allclose(out[0][0], out[1][0], atol=1e-5)
+
+
 def test_checkpoint_round_trip(tmp_path):
     sents = planted_corpus(n_sent=100)
     minitl.manual_seed(0)
