@@ -78,8 +78,10 @@ class BERT(PretrainedMixin, Module):
 
     def mlm_logits(self, h):
         """(..., C) hidden states -> (..., V) scores over the vocabulary (tied decoder)."""
-        h = self.mlm_ln(F.gelu(self.mlm_dense(h)))                   # (..., C)
-        return F.linear(h, self.wte.weight, self.mlm_bias)           # (..., V)
+        lead, C = h.shape[:-1], h.shape[-1]
+        h = h.reshape(-1, C)                                         # (N, C): one 2-D matrix product
+        h = self.mlm_ln(F.gelu(self.mlm_dense(h)))                   # (N, C)
+        return F.linear(h, self.wte.weight, self.mlm_bias).reshape(*lead, -1)  # (..., V)
 
     def forward(self, idx, attention_mask=None, token_type_ids=None, mlm_labels=None):
         """With ``mlm_labels`` (B, T) (-100 = not predicted): (logits (M, V) at the M
@@ -99,7 +101,7 @@ class BERT(PretrainedMixin, Module):
     def pooled(self, idx, attention_mask=None, token_type_ids=None):
         """tanh(Linear(h[CLS])): (B, T) -> (B, C), the sentence vector BERT's heads read."""
         h = self.hidden(idx, attention_mask, token_type_ids)         # (B, T, C)
-        return F.tanh(self.pooler(h[:, 0]))                          # (B, C)
+        return F.tanh(self.pooler(h[:, 0]))                          # (B, C): [CLS] is position 0
 
     def fill_mask(self, text, top_k=5, tokenizer=None):
         """Top-k fillers for each ``[MASK]`` in ``text``: [(token, probability), ...]

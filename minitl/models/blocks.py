@@ -89,15 +89,16 @@ class SelfAttention(Module):
     def forward(self, x, is_causal=False, key_padding_mask=None):
         B, T, C = x.shape
         nh, hs = self.n_head, C // self.n_head
-        qkv = self.qkv(x)                                          # (B, T, 3C)
+        # Linear layers see 2-D (B*T, C) inputs: one BLAS matrix product instead of B small ones.
+        qkv = self.qkv(x.reshape(B * T, C))                        # (B*T, 3C)
         qkv = qkv.reshape(B, T, 3, nh, hs).permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hs)
         q, k, v = qkv[0], qkv[1], qkv[2]                           # each (B, nh, T, hs)
         if self.record:
             self.probs = attention_probs(q.data, k.data, is_causal, key_padding_mask)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=is_causal, key_padding_mask=key_padding_mask,
                                            dropout_p=self.drop.p if self.training else 0.0)  # (B, nh, T, hs)
-        y = y.permute(0, 2, 1, 3).reshape(B, T, C)                 # (B, T, C): heads side by side
-        return self.drop(self.proj(y))
+        y = y.permute(0, 2, 1, 3).reshape(B * T, C)                # (B*T, C): heads side by side
+        return self.drop(self.proj(y)).reshape(B, T, C)            # (B, T, C)
 
 
 def attention_probs(q, k, is_causal=False, key_padding_mask=None):
@@ -125,7 +126,9 @@ class MLP(Module):
         self.drop = Dropout(cfg.dropout)
 
     def forward(self, x):
-        return self.drop(self.proj(F.gelu(self.fc(x))))            # (B, T, 4C) inside, (B, T, C) out
+        B, T, C = x.shape
+        h = F.gelu(self.fc(x.reshape(B * T, C)))                   # (B*T, 4C)
+        return self.drop(self.proj(h)).reshape(B, T, C)            # (B, T, C)
 
 
 class Block(Module):

@@ -66,15 +66,15 @@ class GPT(PretrainedMixin, Module):
 
         Target -100 is ignored (e.g. padding)."""
         h = self.hidden(idx)                               # (B, T, C)
-        logits = F.linear(h, self.wte.weight)              # (B, T, V): tied output layer
+        B, T, C = h.shape
+        logits = F.linear(h.reshape(B * T, C), self.wte.weight)  # (B*T, V): tied output layer
         if targets is None:
-            return logits, None
-        B, T, V = logits.shape
+            return logits.reshape(B, T, -1), None          # (B, T, V)
         targets = np.asarray(targets.data if isinstance(targets, minitl.Tensor) else targets)
         if targets.shape != (B, T):
             raise ValueError(f"GPT: targets shape {targets.shape} != idx shape {(B, T)}")
-        loss = F.cross_entropy(logits.reshape(B * T, V), targets.reshape(B * T), ignore_index=-100)
-        return logits, loss
+        loss = F.cross_entropy(logits, targets.reshape(B * T), ignore_index=-100)
+        return logits.reshape(B, T, -1), loss              # (B, T, V)
 
     def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, stop_id=None):
         """Append ``max_new_tokens`` sampled tokens to ``idx`` (B, T0) -> (B, T0 + n).
