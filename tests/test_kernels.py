@@ -66,12 +66,20 @@ def test_matmul_and_its_backward_match_twin(dtype, M, K, N, nb, seed, la, lb):
 
 
 def test_matmul_blocks_and_tiles_exactly():
-    # sizes straddling the 4x4 tile, the NB column panel and the KB reduction block
-    for M, K, N in [(4, MM.KB + 3, MM.NB + 1), (9, 2 * MM.KB + 1, 2 * MM.NB + 3), (5, 1, 4)]:
+    # sizes straddling the 4x4 tile, the NB column panel, the KB reduction block, MB rows per task
+    for M, K, N in [(4, MM.KB + 3, MM.NB + 1), (9, 2 * MM.KB + 1, 2 * MM.NB + 3), (5, 1, 4),
+                    (MM.MB_MAX + 5, 7, 9)]:
         if JIT_OFF and K > 64:
             K = 13
         a, b = make((M, K), 0, 0, np.float64), make((K, N), 1, 0, np.float64)
         close(MM.matmul(a, b), a @ b, np.float64, f"matmul {M}x{K}x{N}")
+
+
+def test_rows_per_task_is_a_multiple_of_4_and_leaves_work_for_every_thread():
+    assert MM.rows_per_task(1, 1024, 2) == MM.MB_MAX
+    assert MM.rows_per_task(1, 64, 2) == 16          # 4 tasks for 2 threads
+    assert MM.rows_per_task(1, 3, 2) == 4
+    assert all(MM.rows_per_task(nb, m, 2) % 4 == 0 for nb in (1, 3) for m in range(1, 300, 7))
 
 
 def test_matmul_error_names_the_shapes():

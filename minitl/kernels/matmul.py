@@ -16,75 +16,95 @@ How it is fast (numbers for this machine, see benchmarks/bench_kernels.py):
   every value loaded from B 4 times.  ``fastmath=True`` lets LLVM reorder the
   sums, so it vectorizes the ``k`` loop (each ``cXY`` becomes a SIMD register
   of partial sums, added up once at the end of the tile).
+* **512-bit vectors**: LLVM's cost model for this CPU prefers 256-bit vectors;
+  the kernel is compiled with 16 float32 lanes forced (``_jit.wide_vectors``).
 * **cache blocks**: the ``k`` axis is cut into blocks of ``KB`` and the output
-  columns into panels of ``NB``, so one panel of Bt (NB x KB) stays in L1/L2
-  while every row of A streams past it.
-* **threads**: ``prange`` over (batch, column panel) pairs -- every thread owns
-  whole columns of C, so no two threads ever write the same element.
+  columns into panels of ``NB``, so one panel of Bt (NB x KB) stays in L1
+  while 4-row strips of A stream past it from L2 (a task's A block is
+  ``MB`` x KB).
+* **threads**: ``prange`` over (batch, block of MB rows) pairs -- every thread
+  owns whole rows of C, so no two threads ever write the same element.
 """
+import numba
 import numpy as np
 from numba import njit, prange
 
-NB = 16    # output columns per panel (= rows of Bt kept hot in cache)
-KB = 512   # reduction block: a 4-row strip of A and of Bt is 4*KB values
+from ._jit import wide_vectors
+
+NB = 16       # rows of Bt per panel: NB x KB floats (32 KiB float32) stay in L1
+KB = 512      # reduction block; a 4x4 tile sums KB products per register
+MB_MAX = 128  # rows of C per task: its A block (MB x KB, 256 KiB) stays in L2
 
 
-def _matmul_nt(A, Bt, C):
-    """C[b] += A[b] @ Bt[b].T for A (nb, M, K), Bt (nb, N, K), C (nb, M, N), all C-contiguous."""
+def _matmul_nt(A, Bt, C, MB):
+    """C[b] += A[b] @ Bt[b].T for A (nb, M, K), Bt (nb, N, K), C (nb, M, N), all C-contiguous.
+
+    Each task owns ``MB`` rows of C (a multiple of 4) of one batch entry.
+    """
     nb, M, K = A.shape
     N = Bt.shape[1]
-    npan = (N + NB - 1) // NB
+    nrb = (M + MB - 1) // MB
     zero = C.dtype.type(0)
-    for task in prange(nb * npan):
-        b = task // npan
-        jp0 = (task % npan) * NB
-        jp1 = min(jp0 + NB, N)
+    for task in prange(nb * nrb):
+        b = task // nrb
+        r0 = (task % nrb) * MB
+        r1 = min(r0 + MB, M)
+        m4 = r0 + (r1 - r0) - (r1 - r0) % 4
         for k0 in range(0, K, KB):
             k1 = min(k0 + KB, K)
             kk = k1 - k0
-            m4 = M - M % 4
-            for i0 in range(0, m4, 4):  # full strips of 4 rows of A
-                a0 = A[b, i0, k0:k1]
-                a1 = A[b, i0 + 1, k0:k1]
-                a2 = A[b, i0 + 2, k0:k1]
-                a3 = A[b, i0 + 3, k0:k1]
+            for jp0 in range(0, N, NB):  # one panel of Bt: NB rows x KB, hot in L1
+                jp1 = min(jp0 + NB, N)
                 n4 = jp0 + (jp1 - jp0) - (jp1 - jp0) % 4
-                for j0 in range(jp0, n4, 4):  # the 4x4 register tile
-                    # (range loops, not while: LLVM vectorizes the k loop only then)
-                    b0 = Bt[b, j0, k0:k1]
-                    b1 = Bt[b, j0 + 1, k0:k1]
-                    b2 = Bt[b, j0 + 2, k0:k1]
-                    b3 = Bt[b, j0 + 3, k0:k1]
-                    # 16 running sums, started at zero (starting them from C's
-                    # values blocks the vectorizer), added into C at the end
-                    c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = zero
-                    c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = zero
-                    for k in range(kk):
-                        x0 = a0[k]; x1 = a1[k]; x2 = a2[k]; x3 = a3[k]
-                        y0 = b0[k]; y1 = b1[k]; y2 = b2[k]; y3 = b3[k]
-                        c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3
-                        c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3
-                        c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2; c23 += x2 * y3
-                        c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2; c33 += x3 * y3
-                    C[b, i0, j0] += c00; C[b, i0, j0 + 1] += c01; C[b, i0, j0 + 2] += c02; C[b, i0, j0 + 3] += c03
-                    C[b, i0 + 1, j0] += c10; C[b, i0 + 1, j0 + 1] += c11; C[b, i0 + 1, j0 + 2] += c12; C[b, i0 + 1, j0 + 3] += c13
-                    C[b, i0 + 2, j0] += c20; C[b, i0 + 2, j0 + 1] += c21; C[b, i0 + 2, j0 + 2] += c22; C[b, i0 + 2, j0 + 3] += c23
-                    C[b, i0 + 3, j0] += c30; C[b, i0 + 3, j0 + 1] += c31; C[b, i0 + 3, j0 + 2] += c32; C[b, i0 + 3, j0 + 3] += c33
-                for j in range(n4, jp1):  # leftover columns of the panel: 4 dot products
-                    bj = Bt[b, j, k0:k1]
-                    s0 = s1 = s2 = s3 = zero
-                    for k in range(kk):
-                        y = bj[k]
-                        s0 += a0[k] * y; s1 += a1[k] * y; s2 += a2[k] * y; s3 += a3[k] * y
-                    C[b, i0, j] += s0; C[b, i0 + 1, j] += s1; C[b, i0 + 2, j] += s2; C[b, i0 + 3, j] += s3
-            for i in range(m4, M):  # leftover rows of A: one dot product per element
-                ai = A[b, i, k0:k1]
-                for j in range(jp0, jp1):
-                    bj = Bt[b, j, k0:k1]
-                    s = zero
-                    for k in range(kk):
-                        s += ai[k] * bj[k]
-                    C[b, i, j] += s
+                for i0 in range(r0, m4, 4):  # strips of 4 rows of A stream past it
+                    a0 = A[b, i0, k0:k1]
+                    a1 = A[b, i0 + 1, k0:k1]
+                    a2 = A[b, i0 + 2, k0:k1]
+                    a3 = A[b, i0 + 3, k0:k1]
+                    for j0 in range(jp0, n4, 4):  # the 4x4 register tile
+                        # (range loops with 1-D slices: LLVM vectorizes the k loop only then)
+                        b0 = Bt[b, j0, k0:k1]
+                        b1 = Bt[b, j0 + 1, k0:k1]
+                        b2 = Bt[b, j0 + 2, k0:k1]
+                        b3 = Bt[b, j0 + 3, k0:k1]
+                        # 16 running sums, started at zero (starting them from C's
+                        # values blocks the vectorizer), added into C at the end
+                        c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = zero
+                        c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = zero
+                        for k in range(kk):
+                            x0 = a0[k]; x1 = a1[k]; x2 = a2[k]; x3 = a3[k]
+                            y0 = b0[k]; y1 = b1[k]; y2 = b2[k]; y3 = b3[k]
+                            c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3
+                            c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3
+                            c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2; c23 += x2 * y3
+                            c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2; c33 += x3 * y3
+                        C[b, i0, j0] += c00; C[b, i0, j0 + 1] += c01; C[b, i0, j0 + 2] += c02; C[b, i0, j0 + 3] += c03
+                        C[b, i0 + 1, j0] += c10; C[b, i0 + 1, j0 + 1] += c11; C[b, i0 + 1, j0 + 2] += c12; C[b, i0 + 1, j0 + 3] += c13
+                        C[b, i0 + 2, j0] += c20; C[b, i0 + 2, j0 + 1] += c21; C[b, i0 + 2, j0 + 2] += c22; C[b, i0 + 2, j0 + 3] += c23
+                        C[b, i0 + 3, j0] += c30; C[b, i0 + 3, j0 + 1] += c31; C[b, i0 + 3, j0 + 2] += c32; C[b, i0 + 3, j0 + 3] += c33
+                    for j in range(n4, jp1):  # leftover columns of the panel: 4 dot products
+                        bj = Bt[b, j, k0:k1]
+                        s0 = s1 = s2 = s3 = zero
+                        for k in range(kk):
+                            y = bj[k]
+                            s0 += a0[k] * y; s1 += a1[k] * y; s2 += a2[k] * y; s3 += a3[k] * y
+                        C[b, i0, j] += s0; C[b, i0 + 1, j] += s1; C[b, i0 + 2, j] += s2; C[b, i0 + 3, j] += s3
+                for i in range(m4, r1):  # leftover rows of A: one dot product per element
+                    ai = A[b, i, k0:k1]
+                    for j in range(jp0, jp1):
+                        bj = Bt[b, j, k0:k1]
+                        s = zero
+                        for k in range(kk):
+                            s += ai[k] * bj[k]
+                        C[b, i, j] += s
+
+
+def rows_per_task(nb, M, threads):
+    """Rows of C per task: at most MB_MAX (A's block stays in L2), a multiple of 4,
+    and small enough that there are at least ``2 * threads`` tasks when M allows."""
+    want = -(-M * nb // (2 * threads))          # ceil(M * nb / (2 threads)) rows each
+    mb = min(MB_MAX, max(4, -(-want // 4) * 4))
+    return mb
 
 
 def _as3d(x):
@@ -110,7 +130,13 @@ def matmul_nt(a, bt):
     A = np.ascontiguousarray(_as3d(a), dtype=dt)
     Bt = np.ascontiguousarray(_as3d(bt), dtype=dt)
     C = np.zeros((A.shape[0], A.shape[1], Bt.shape[1]), dtype=dt)
-    matmul_nt_kernel(A, Bt, C)
+    mb = rows_per_task(A.shape[0], A.shape[1], numba.get_num_threads())
+    if dt in _READY or numba.config.DISABLE_JIT:
+        matmul_nt_kernel(A, Bt, C, mb)
+    else:  # first call for this dtype compiles (or loads from cache) with 512-bit vectors
+        with wide_vectors(16):
+            matmul_nt_kernel(A, Bt, C, mb)
+        _READY.add(dt)
     return C[0] if a.ndim == 2 else C
 
 
@@ -134,4 +160,6 @@ def matmul_bwd(a, b, grad, need_a=True, need_b=True):
 
 
 # compiled at the bottom, so NUMBA_DISABLE_JIT=1 runs exactly the code above
+# (lazily, on the first call of each dtype, inside ``wide_vectors``: see matmul_nt)
 matmul_nt_kernel = njit(parallel=True, fastmath=True, cache=True)(_matmul_nt)
+_READY = set()
