@@ -1,4 +1,6 @@
 """Tiny GPT and BERT: masks, heads, save/load, inspection, sampling, kernel-path agreement."""
+import re
+
 import numpy as np
 import pytest
 
@@ -92,8 +94,9 @@ def test_parameter_counts_match_the_architecture():
 
 def test_summary_lists_layers_with_shapes(capsys):
     text = gpt().summary(T=8)
-    assert "blocks.0.mlp.fc" in text and "(1, 8, 128)" in text
-    assert "blocks.1.attn.qkv" in text and "(1, 8, 96)" in text
+    assert "blocks.0.mlp.fc" in text and "(8, 128)" in text          # Linear layers see (B*T, C)
+    assert "blocks.1.attn.qkv" in text and "(8, 96)" in text
+    assert re.search(r"blocks\.1 +Block +[0-9,]+  \(1, 8, 32\)", text)
     assert f"total: {gpt().num_parameters():,}" in text
 
 

@@ -152,12 +152,11 @@ class PretrainedMixin:
         finally:
             for _, m in mods:
                 del m.__dict__["forward"]
-        lines = [f"{type(self).__name__} summary (input (1, {T})):",
+        lines = [f"{type(self).__name__} summary (input (1, {T})); params include sub-layers:",
                  f"{'layer':<28}{'type':<16}{'params':>10}  output shape"]
         for name, m in mods:
-            own = sum(p.size for p in m._parameters.values() if p is not None)
-            if own or not m._modules:
-                lines.append(f"{name:<28}{type(m).__name__:<16}{own:>10,}  {shapes.get(name, '-')}")
+            n = m.num_parameters()
+            lines.append(f"{name:<28}{type(m).__name__:<16}{n:>10,}  {shapes.get(name, '-')}")
         total, trainable = self.num_parameters(), self.num_parameters(trainable_only=True)
         lines.append(f"total: {total:,} parameters ({trainable:,} trainable, {total - trainable:,} frozen)")
         text = "\n".join(lines)
