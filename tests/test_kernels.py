@@ -138,13 +138,14 @@ def test_attention_rejects_a_wrong_mask():
         AT.attention_fwd(q, q, q, False, np.ones((3, 2), bool))
 
 
-def test_fast_exp_is_float32_accurate():
-    x = np.linspace(-87.0, 0.0, 20001).astype(np.float32)
-    y = x.copy()
-    bits = np.empty(x.size, np.int32)
-    exp_inplace(y, y.size, bits, bits.view(np.float32), False)
+def test_fast_exp_is_float32_accurate_and_exactly_zero_when_masked():
+    x = np.linspace(-86.5, 0.0, 20001).astype(np.float32)
+    y = np.concatenate([x, np.float32([-np.inf, -100.0])])
+    bits = np.empty(y.size, np.int32)
+    exp_inplace(y, y.size, np.float32(0), bits, bits.view(np.float32), False)
     want = np.exp(x.astype(np.float64))
-    assert np.max(np.abs(y / want - 1.0)) < 5e-7
+    assert np.max(np.abs(y[:-2] / want - 1.0)) < 5e-7
+    assert y[-2] == 0.0 and y[-1] == 0.0
 
 
 # -- layer norm, softmax + cross-entropy, GELU ---------------------------------

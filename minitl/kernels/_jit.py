@@ -1,8 +1,9 @@
 """Shared pieces of the kernels: the fastmath flags and a vectorizable exp.
 
-FASTMATH is Numba's ``fastmath=True`` minus ``nnan``/``ninf``: the attention
-and cross-entropy kernels use -inf as "masked", so the compiler must not assume
-infinities away; reordering sums (``reassoc``) is what lets loops vectorize.
+FASTMATH is Numba's ``fastmath=True`` minus ``ninf``: the attention kernels
+use -inf as "masked", so the compiler must not assume infinities away (they
+never form NaN: every -inf - -inf case is tested for first).  ``reassoc`` lets
+sums vectorize, ``nnan`` lets max-reductions vectorize.
 """
 import contextlib
 import os
@@ -12,7 +13,7 @@ import tempfile
 import numpy as np
 from numba import njit
 
-FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc", "nnan"}
 
 # exp(x) = 2^k * exp(f),  k = round(x / ln 2),  f = x - k ln 2 in [-0.35, 0.35]
 LOG2E = np.float32(1.4426950408889634)
@@ -27,27 +28,26 @@ C5, C6, C7 = np.float32(1 / 120), np.float32(1 / 720), np.float32(1 / 5040)
 BIAS = np.int32(127)
 
 
-def _exp_inplace(x, n, bits, bits_as_float, exact):
-    """x[:n] <- exp(x[:n]).
+def _exp_inplace(x, n, shift, bits, bits_as_float, exact):
+    """x[:n] <- exp(x[:n] - shift); inputs of -inf (masked) give exactly 0.
 
     ``exact`` (float64 inputs): ``np.exp``.  Otherwise a float32 exp that LLVM
     can vectorize (there is no SVML here, so ``np.exp`` in a loop is one libm
     call per element): Taylor to degree 7 on the reduced argument (relative
     error ~1e-7, one float32 ulp), and 2^k built as raw float bits,
     (k + 127) << 23, in an int32 scratch buffer ``bits`` that the caller also
-    viewed as float32 (``bits_as_float``).  Inputs below -87 give ~1e-38, so
-    callers zero masked entries themselves.
+    viewed as float32 (``bits_as_float``).  Below -87 the result is 0.
     """
     if exact:
         for j in range(n):
-            x[j] = np.exp(x[j])
+            x[j] = np.exp(x[j] - shift)
         return
     for j in range(n):
-        v = min(max(x[j], XMIN), XMAX)
+        v = min(max(x[j] - shift, XMIN), XMAX)
         k = np.floor(v * LOG2E + HALF)
         f = v - k * LN2_HI - k * LN2_LO
         p = ONE + f * (ONE + f * (C2 + f * (C3 + f * (C4 + f * (C5 + f * (C6 + f * C7))))))
-        bits[j] = (np.int32(k) + BIAS) << 23
+        bits[j] = (np.int32(k) + BIAS) << 23 if v > XMIN else 0
         x[j] = p
     for j in range(n):
         x[j] *= bits_as_float[j]

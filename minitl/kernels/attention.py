@@ -26,119 +26,241 @@ from numba import njit, prange
 from ._jit import FASTMATH, exp_inplace
 
 KBLK = 256  # keys per block of the online softmax
+QB = 4      # query rows per step: each k/v value loaded is used for 4 rows
 NEG_INF = -np.inf
 
 
+def _mask(s, n, j0, lim, kp):
+    """Scores of keys that are padding (kp 0) or past ``lim`` (the future, when causal) -> -inf."""
+    for j in range(n):
+        s[j] = s[j] if (kp[j0 + j] != 0.0) & (j0 + j <= lim) else NEG_INF   # & not and: no branch
+
+
+def _row_max(s, n):
+    """max(s[:n]) with 8 running maxima: LLVM does not vectorize a float max-reduction,
+    and one running max would wait on every compare (measured 4x slower)."""
+    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = s.dtype.type(NEG_INF)
+    n8 = n - n % 8
+    for j in range(0, n8, 8):
+        m0 = max(m0, s[j]); m1 = max(m1, s[j + 1]); m2 = max(m2, s[j + 2]); m3 = max(m3, s[j + 3])
+        m4 = max(m4, s[j + 4]); m5 = max(m5, s[j + 5]); m6 = max(m6, s[j + 6]); m7 = max(m7, s[j + 7])
+    m = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
+    for j in range(n8, n):
+        m = max(m, s[j])
+    return m
+
+
+def _softmax_block(s, n, j0, lim, kp, m, bits, bits_f, exact):
+    """Turn the scores s[:n] of keys j0.. into exp(s - m_new), masked ones 0; return (m_new, alpha, sum).
+
+    m is the row's running max before this block; alpha = exp(m - m_new)
+    rescales its running sums.  A block with nothing visible keeps m, alpha = 1.
+    """
+    zero = s.dtype.type(0)
+    mask(s, n, j0, lim, kp)
+    bmax = row_max(s, n)
+    if bmax == NEG_INF:
+        for j in range(n):
+            s[j] = zero
+        return m, s.dtype.type(1), zero
+    m_new = max(m, bmax)
+    exp_inplace(s, n, m_new, bits, bits_f, exact)
+    total = zero
+    for j in range(n):
+        total += s[j]
+    return m_new, np.exp(m - m_new), total
+
+
+def _probs_block(s, n, j0, lim, kp, z, bits, bits_f, exact):
+    """s[:n] <- exp(s - z): a row's probabilities recomputed from its log-sum-exp z (0 where masked)."""
+    if z == NEG_INF:                                   # the row saw no key (or is past T)
+        for j in range(n):
+            s[j] = 0.0
+        return
+    mask(s, n, j0, lim, kp)
+    exp_inplace(s, n, z, bits, bits_f, exact)
+
+
 def _attention_fwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse):
-    BH, T, hs = q.shape
+    BH, Tq, hs = q.shape                             # Tq = T rounded up to QB (extra rows: dummies)
+    T = kT.shape[2]
     zero = q.dtype.type(0)                           # float32 sums for float32 inputs (0.0 would
     for bh in prange(BH):                            # make every sum float64, at half the SIMD width)
         b = bh // nh
-        s = np.empty(KBLK, dtype=q.dtype)            # scores, then probabilities, of one key block
+        s0 = np.empty(KBLK, dtype=q.dtype)           # scores, then probabilities, of one key
+        s1 = np.empty(KBLK, dtype=q.dtype)           # block for each of the QB query rows
+        s2 = np.empty(KBLK, dtype=q.dtype)
+        s3 = np.empty(KBLK, dtype=q.dtype)
+        o = np.zeros((QB, hs), dtype=q.dtype)        # running (unnormalized) output rows
         bits = np.empty(KBLK, dtype=np.int32)        # scratch of the vectorized exp
         bits_f = bits.view(np.float32)
-        o = np.empty(hs, dtype=q.dtype)              # running (unnormalized) output row
         kp = keep[b]
-        for i in range(T):
-            jend = i + 1 if causal else T
-            m = NEG_INF
-            l = zero
-            o[:] = zero
+        for i0 in range(0, Tq, QB):
+            jend = min(i0 + QB, T) if causal else T
+            lim = i0 if causal else T                # row i0 + r sees keys j <= lim + r
+            m0 = m1 = m2 = m3 = NEG_INF
+            l0 = l1 = l2 = l3 = zero
+            o[:, :] = zero
             for j0 in range(0, jend, KBLK):
                 n = min(KBLK, jend - j0)
-                s[:n] = 0.0
-                for d in range(hs):                  # s[j] = q[i] . k[j] * scale
-                    qd = q[bh, i, d] * scale
+                for j in range(n):
+                    s0[j] = zero
+                    s1[j] = zero
+                    s2[j] = zero
+                    s3[j] = zero
+                for d in range(hs):                  # s_r[j] = q[i0+r] . k[j] * scale
                     kr = kT[bh, d, j0:j0 + n]
+                    q0 = q[bh, i0, d] * scale
+                    q1 = q[bh, i0 + 1, d] * scale
+                    q2 = q[bh, i0 + 2, d] * scale
+                    q3 = q[bh, i0 + 3, d] * scale
                     for j in range(n):
-                        s[j] += qd * kr[j]
-                bmax = NEG_INF
-                for j in range(n):                   # padded keys -> -inf
-                    sj = s[j] if kp[j0 + j] != 0.0 else NEG_INF
-                    s[j] = sj
-                    bmax = max(bmax, sj)
-                if bmax == NEG_INF:
-                    continue                         # nothing visible in this block
-                m_new = max(m, bmax)
-                alpha = np.exp(m - m_new)            # rescales what earlier blocks summed
-                for j in range(n):
-                    s[j] -= m_new
-                exp_inplace(s, n, bits, bits_f, exact)
-                lsum = zero
-                for j in range(n):
-                    pj = s[j] * kp[j0 + j]           # exactly 0 for padded keys
-                    s[j] = pj
-                    lsum += pj
-                l = l * alpha + lsum
-                for c in range(hs):                  # o[c] = o[c] * alpha + p . v[:, c]
+                        kj = kr[j]
+                        s0[j] += q0 * kj
+                        s1[j] += q1 * kj
+                        s2[j] += q2 * kj
+                        s3[j] += q3 * kj
+                m0, a0, t0 = softmax_block(s0, n, j0, lim + 0, kp, m0, bits, bits_f, exact)
+                m1, a1, t1 = softmax_block(s1, n, j0, lim + 1, kp, m1, bits, bits_f, exact)
+                m2, a2, t2 = softmax_block(s2, n, j0, lim + 2, kp, m2, bits, bits_f, exact)
+                m3, a3, t3 = softmax_block(s3, n, j0, lim + 3, kp, m3, bits, bits_f, exact)
+                l0 = l0 * a0 + t0
+                l1 = l1 * a1 + t1
+                l2 = l2 * a2 + t2
+                l3 = l3 * a3 + t3
+                for c in range(hs):                  # o_r[c] = o_r[c] * alpha_r + p_r . v[:, c]
                     vr = vT[bh, c, j0:j0 + n]
-                    acc = zero
+                    c0 = c1 = c2 = c3 = zero
                     for j in range(n):
-                        acc += s[j] * vr[j]
-                    o[c] = o[c] * alpha + acc
-                m = m_new
-            if l > 0.0:
-                for c in range(hs):
-                    out[bh, i, c] = o[c] / l
-                lse[bh, i] = m + np.log(l)
-            else:
-                out[bh, i, :] = 0.0
-                lse[bh, i] = NEG_INF
+                        vj = vr[j]
+                        c0 += s0[j] * vj
+                        c1 += s1[j] * vj
+                        c2 += s2[j] * vj
+                        c3 += s3[j] * vj
+                    o[0, c] = o[0, c] * a0 + c0
+                    o[1, c] = o[1, c] * a1 + c1
+                    o[2, c] = o[2, c] * a2 + c2
+                    o[3, c] = o[3, c] * a3 + c3
+            for r, m, l in ((0, m0, l0), (1, m1, l1), (2, m2, l2), (3, m3, l3)):
+                if l > 0.0:
+                    for c in range(hs):
+                        out[bh, i0 + r, c] = o[r, c] / l
+                    lse[bh, i0 + r] = m + np.log(l)
+                else:                                # saw no key: zeros, lse = -inf
+                    for c in range(hs):
+                        out[bh, i0 + r, c] = zero
+                    lse[bh, i0 + r] = NEG_INF
 
 
 def _attention_bwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse, dout, dq, dkT, dvT):
     # forward was: s = q k^T * scale (masked -inf);  p = exp(s - lse);  out = p v
     # so:          dv = p^T dout;  dp = dout v^T;  ds = p * (dp - D),  D[i] = dout[i] . out[i]
     #              dq = ds k * scale;  dk = ds^T q * scale
-    BH, T, hs = q.shape
+    BH, Tq, hs = q.shape
+    T = kT.shape[2]
     zero = q.dtype.type(0)
     for bh in prange(BH):                            # one thread owns dk, dv of its head: no races
         b = bh // nh
-        p = np.empty(KBLK, dtype=q.dtype)
-        dp = np.empty(KBLK, dtype=q.dtype)
+        p0 = np.empty(KBLK, dtype=q.dtype)
+        p1 = np.empty(KBLK, dtype=q.dtype)
+        p2 = np.empty(KBLK, dtype=q.dtype)
+        p3 = np.empty(KBLK, dtype=q.dtype)
+        d0 = np.empty(KBLK, dtype=q.dtype)           # dp, then ds * scale
+        d1 = np.empty(KBLK, dtype=q.dtype)
+        d2 = np.empty(KBLK, dtype=q.dtype)
+        d3 = np.empty(KBLK, dtype=q.dtype)
         bits = np.empty(KBLK, dtype=np.int32)
         bits_f = bits.view(np.float32)
         kp = keep[b]
-        for i in range(T):
-            z = lse[bh, i]
-            dq[bh, i, :] = 0.0
-            if z == NEG_INF:
-                continue                             # saw no key: no gradient anywhere
-            D = zero
+        for i0 in range(0, Tq, QB):
+            D0 = D1 = D2 = D3 = zero
             for c in range(hs):
-                D += dout[bh, i, c] * out[bh, i, c]
-            jend = i + 1 if causal else T
+                D0 += dout[bh, i0, c] * out[bh, i0, c]
+                D1 += dout[bh, i0 + 1, c] * out[bh, i0 + 1, c]
+                D2 += dout[bh, i0 + 2, c] * out[bh, i0 + 2, c]
+                D3 += dout[bh, i0 + 3, c] * out[bh, i0 + 3, c]
+                dq[bh, i0, c] = zero
+                dq[bh, i0 + 1, c] = zero
+                dq[bh, i0 + 2, c] = zero
+                dq[bh, i0 + 3, c] = zero
+            jend = min(i0 + QB, T) if causal else T
+            lim = i0 if causal else T
             for j0 in range(0, jend, KBLK):
                 n = min(KBLK, jend - j0)
-                p[:n] = 0.0
-                dp[:n] = 0.0
+                for j in range(n):
+                    p0[j] = zero
+                    p1[j] = zero
+                    p2[j] = zero
+                    p3[j] = zero
+                    d0[j] = zero
+                    d1[j] = zero
+                    d2[j] = zero
+                    d3[j] = zero
                 for d in range(hs):                  # recompute s, and dp = dout[i] . v[j]
-                    qd = q[bh, i, d] * scale
-                    gd = dout[bh, i, d]
                     kr = kT[bh, d, j0:j0 + n]
                     vr = vT[bh, d, j0:j0 + n]
+                    q0 = q[bh, i0, d] * scale
+                    q1 = q[bh, i0 + 1, d] * scale
+                    q2 = q[bh, i0 + 2, d] * scale
+                    q3 = q[bh, i0 + 3, d] * scale
+                    g0 = dout[bh, i0, d]
+                    g1 = dout[bh, i0 + 1, d]
+                    g2 = dout[bh, i0 + 2, d]
+                    g3 = dout[bh, i0 + 3, d]
                     for j in range(n):
-                        p[j] += qd * kr[j]
-                        dp[j] += gd * vr[j]
-                for j in range(n):
-                    p[j] = p[j] - z if kp[j0 + j] != 0.0 else NEG_INF
-                exp_inplace(p, n, bits, bits_f, exact)
-                for j in range(n):
-                    pj = p[j] * kp[j0 + j]
-                    p[j] = pj
-                    dp[j] = pj * (dp[j] - D) * scale   # ds * scale, reused by dq and dk
+                        kj = kr[j]
+                        vj = vr[j]
+                        p0[j] += q0 * kj
+                        p1[j] += q1 * kj
+                        p2[j] += q2 * kj
+                        p3[j] += q3 * kj
+                        d0[j] += g0 * vj
+                        d1[j] += g1 * vj
+                        d2[j] += g2 * vj
+                        d3[j] += g3 * vj
+                probs_block(p0, n, j0, lim + 0, kp, lse[bh, i0], bits, bits_f, exact)
+                probs_block(p1, n, j0, lim + 1, kp, lse[bh, i0 + 1], bits, bits_f, exact)
+                probs_block(p2, n, j0, lim + 2, kp, lse[bh, i0 + 2], bits, bits_f, exact)
+                probs_block(p3, n, j0, lim + 3, kp, lse[bh, i0 + 3], bits, bits_f, exact)
+                for j in range(n):                   # ds * scale, used by both dq and dk
+                    d0[j] = p0[j] * (d0[j] - D0) * scale
+                    d1[j] = p1[j] * (d1[j] - D1) * scale
+                    d2[j] = p2[j] * (d2[j] - D2) * scale
+                    d3[j] = p3[j] * (d3[j] - D3) * scale
                 for c in range(hs):
-                    gc = dout[bh, i, c]
-                    qc = q[bh, i, c]
+                    g0 = dout[bh, i0, c]
+                    g1 = dout[bh, i0 + 1, c]
+                    g2 = dout[bh, i0 + 2, c]
+                    g3 = dout[bh, i0 + 3, c]
+                    q0 = q[bh, i0, c]
+                    q1 = q[bh, i0 + 1, c]
+                    q2 = q[bh, i0 + 2, c]
+                    q3 = q[bh, i0 + 3, c]
                     dvr = dvT[bh, c, j0:j0 + n]
                     dkr = dkT[bh, c, j0:j0 + n]
                     kr = kT[bh, c, j0:j0 + n]
-                    acc = zero
+                    a0 = a1 = a2 = a3 = zero
                     for j in range(n):
-                        dvr[j] += gc * p[j]
-                        dkr[j] += qc * dp[j]
-                        acc += dp[j] * kr[j]
-                    dq[bh, i, c] += acc
+                        dvr[j] += g0 * p0[j] + g1 * p1[j] + g2 * p2[j] + g3 * p3[j]
+                        dkr[j] += q0 * d0[j] + q1 * d1[j] + q2 * d2[j] + q3 * d3[j]
+                        kj = kr[j]
+                        a0 += d0[j] * kj
+                        a1 += d1[j] * kj
+                        a2 += d2[j] * kj
+                        a3 += d3[j] * kj
+                    dq[bh, i0, c] += a0
+                    dq[bh, i0 + 1, c] += a1
+                    dq[bh, i0 + 2, c] += a2
+                    dq[bh, i0 + 3, c] += a3
+
+
+def _rows(x, dt):
+    """(BH, Tq, hs) contiguous copy with T rounded up to a multiple of QB (zero rows past T)."""
+    B, nh, T, hs = x.shape
+    Tq = -(-T // QB) * QB
+    x3 = np.zeros((B * nh, Tq, hs), dtype=dt)
+    x3[:, :T] = x.reshape(B * nh, T, hs)
+    return x3
 
 
 def _prepare(q, k, v, key_padding_mask):
@@ -147,7 +269,7 @@ def _prepare(q, k, v, key_padding_mask):
                          f"{q.shape}, {k.shape}, {v.shape}")
     B, nh, T, hs = q.shape
     dt = np.float64 if q.dtype == np.float64 else np.float32
-    q3 = np.ascontiguousarray(q, dtype=dt).reshape(B * nh, T, hs)
+    q3 = _rows(q, dt)
     kT = np.ascontiguousarray(k.reshape(B * nh, T, hs).swapaxes(1, 2), dtype=dt)   # (BH, hs, T)
     vT = np.ascontiguousarray(v.reshape(B * nh, T, hs).swapaxes(1, 2), dtype=dt)
     if key_padding_mask is None:
@@ -165,26 +287,30 @@ def attention_fwd(q, k, v, causal=False, key_padding_mask=None):
     q3, kT, vT, keep, dt = _prepare(q, k, v, key_padding_mask)
     B, nh, T, hs = q.shape
     out = np.empty_like(q3)
-    lse = np.empty((B * nh, T), dtype=dt)
+    lse = np.empty(q3.shape[:2], dtype=dt)
     attention_fwd_kernel(q3, kT, vT, keep, nh, bool(causal), dt(1.0 / np.sqrt(hs)), dt == np.float64, out, lse)
-    return out.reshape(q.shape), lse.reshape(B, nh, T)
+    return out[:, :T].reshape(q.shape), lse[:, :T].reshape(B, nh, T)
 
 
 def attention_bwd(q, k, v, out, lse, dout, causal=False, key_padding_mask=None):
     """(dq, dk, dv) from the forward's inputs, its out and lse, and d(loss)/d(out)."""
     q3, kT, vT, keep, dt = _prepare(q, k, v, key_padding_mask)
     B, nh, T, hs = q.shape
-    o3 = np.ascontiguousarray(out, dtype=dt).reshape(B * nh, T, hs)
-    g3 = np.ascontiguousarray(dout, dtype=dt).reshape(B * nh, T, hs)
-    z = np.ascontiguousarray(lse, dtype=dt).reshape(B * nh, T)
+    o3, g3 = _rows(out, dt), _rows(dout, dt)
+    z = np.full(q3.shape[:2], -np.inf, dtype=dt)      # rows past T: lse -inf, so no gradient
+    z[:, :T] = lse.reshape(B * nh, T)
     dq = np.empty_like(q3)
     dkT = np.zeros_like(kT)
     dvT = np.zeros_like(vT)
     attention_bwd_kernel(q3, kT, vT, keep, nh, bool(causal), dt(1.0 / np.sqrt(hs)), dt == np.float64,
                          o3, z, g3, dq, dkT, dvT)
-    return (dq.reshape(q.shape), dkT.swapaxes(1, 2).reshape(q.shape),
+    return (dq[:, :T].reshape(q.shape), dkT.swapaxes(1, 2).reshape(q.shape),
             dvT.swapaxes(1, 2).reshape(q.shape))
 
 
+mask = njit(fastmath=FASTMATH, cache=True)(_mask)
+row_max = njit(fastmath=FASTMATH, cache=True)(_row_max)
+softmax_block = njit(fastmath=FASTMATH, cache=True)(_softmax_block)
+probs_block = njit(fastmath=FASTMATH, cache=True)(_probs_block)
 attention_fwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_attention_fwd)
 attention_bwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_attention_bwd)
