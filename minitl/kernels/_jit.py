@@ -53,7 +53,22 @@ def _exp_inplace(x, n, shift, bits, bits_as_float, exact):
         x[j] *= bits_as_float[j]
 
 
+def _row_max(s, n):
+    """max(s[:n]) with 8 running maxima: LLVM does not vectorize a float max-reduction,
+    and one running max would wait on every compare (measured 4x slower)."""
+    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = s.dtype.type(-np.inf)
+    n8 = n - n % 8
+    for j in range(0, n8, 8):
+        m0 = max(m0, s[j]); m1 = max(m1, s[j + 1]); m2 = max(m2, s[j + 2]); m3 = max(m3, s[j + 3])
+        m4 = max(m4, s[j + 4]); m5 = max(m5, s[j + 5]); m6 = max(m6, s[j + 6]); m7 = max(m7, s[j + 7])
+    m = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
+    for j in range(n8, n):
+        m = max(m, s[j])
+    return m
+
+
 exp_inplace = njit(fastmath=FASTMATH, cache=True)(_exp_inplace)
+row_max = njit(fastmath=FASTMATH, cache=True)(_row_max)
 
 
 @contextlib.contextmanager

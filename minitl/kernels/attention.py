@@ -23,7 +23,7 @@ query row that can see no key gets out = 0, lse = -inf and zero gradients.
 import numpy as np
 from numba import njit, prange
 
-from ._jit import FASTMATH, exp_inplace
+from ._jit import FASTMATH, exp_inplace, row_max
 
 KBLK = 256  # keys per block of the online softmax
 QB = 4      # query rows per step: each k/v value loaded is used for 4 rows
@@ -34,20 +34,6 @@ def _mask(s, n, j0, lim, kp):
     """Scores of keys that are padding (kp 0) or past ``lim`` (the future, when causal) -> -inf."""
     for j in range(n):
         s[j] = s[j] if (kp[j0 + j] != 0.0) & (j0 + j <= lim) else NEG_INF   # & not and: no branch
-
-
-def _row_max(s, n):
-    """max(s[:n]) with 8 running maxima: LLVM does not vectorize a float max-reduction,
-    and one running max would wait on every compare (measured 4x slower)."""
-    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = s.dtype.type(NEG_INF)
-    n8 = n - n % 8
-    for j in range(0, n8, 8):
-        m0 = max(m0, s[j]); m1 = max(m1, s[j + 1]); m2 = max(m2, s[j + 2]); m3 = max(m3, s[j + 3])
-        m4 = max(m4, s[j + 4]); m5 = max(m5, s[j + 5]); m6 = max(m6, s[j + 6]); m7 = max(m7, s[j + 7])
-    m = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
-    for j in range(n8, n):
-        m = max(m, s[j])
-    return m
 
 
 def _softmax_block(s, n, j0, lim, kp, m, bits, bits_f, exact):
@@ -309,7 +295,6 @@ def attention_bwd(q, k, v, out, lse, dout, causal=False, key_padding_mask=None):
 
 
 mask = njit(fastmath=FASTMATH, cache=True)(_mask)
-row_max = njit(fastmath=FASTMATH, cache=True)(_row_max)
 softmax_block = njit(fastmath=FASTMATH, cache=True)(_softmax_block)
 probs_block = njit(fastmath=FASTMATH, cache=True)(_probs_block)
 attention_fwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_attention_fwd)
