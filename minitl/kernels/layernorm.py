@@ -16,13 +16,14 @@ CHUNKS = 16  # row chunks of the dw/db reduction (fixed: same numbers on any thr
 
 def _layernorm_fwd(x, w, b, eps, y, mean, rstd):
     N, C = x.shape
+    zero = x.dtype.type(0)                # float32 sums for float32 rows (0.0 would make them float64)
     for n in prange(N):
         row = x[n]
-        s = 0.0
+        s = zero
         for c in range(C):
             s += row[c]
         mu = s / C
-        s2 = 0.0
+        s2 = zero
         for c in range(C):  # two passes: var of (x - mean), no cancellation
             d = row[c] - mu
             s2 += d * d
@@ -40,14 +41,15 @@ def _layernorm_bwd(dy, x, w, mean, rstd, dx, partial_w, partial_b):
     N, C = x.shape
     nchunk = partial_w.shape[0]
     per = (N + nchunk - 1) // nchunk
+    zero = x.dtype.type(0)
     for ch in prange(nchunk):
         pw = partial_w[ch]
         pb = partial_b[ch]
         for n in range(ch * per, min(N, (ch + 1) * per)):
             mu = mean[n]
             r = rstd[n]
-            sg = 0.0
-            sgx = 0.0
+            sg = zero
+            sgx = zero
             for c in range(C):
                 xh = (x[n, c] - mu) * r
                 g = dy[n, c] * w[c]
