@@ -56,6 +56,7 @@ class TrainConfig:
     log_every: int = 10
     eval_every: int = 0           # 0 = evaluate only at the end
     ckpt_every: int = 0           # 0 = checkpoint only at the end and on Ctrl-C
+    max_minutes: float = 0.0      # > 0: stop (evaluate, checkpoint) once the loop has run this long
     progress: bool = True
     desc: str = "train"
 
@@ -107,6 +108,7 @@ class Trainer:
         old_handler = self._install_sigint()
         params = [p for p in self.model.parameters()]
         t0, tokens, loss_sum, n_loss = time.perf_counter(), 0, 0.0, 0
+        deadline = time.perf_counter() + 60 * cfg.max_minutes if cfg.max_minutes else float("inf")
         try:
             while self.step < cfg.steps and not self._stop:
                 start_state = mrandom.get_state()
@@ -135,6 +137,11 @@ class Trainer:
                     self.evaluate()
                 if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < cfg.steps:
                     self.save_checkpoint()
+                if time.perf_counter() > deadline and self.step < cfg.steps:
+                    # A wall-clock budget, not a schedule: the lr was planned for cfg.steps.
+                    self._log({"step": self.step, "stopped": f"time budget of {cfg.max_minutes} minutes"})
+                    print(f"{cfg.desc}: time budget of {cfg.max_minutes} min reached at step {self.step}")
+                    break
         finally:
             bar.close()
             self._restore_sigint(old_handler)

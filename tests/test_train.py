@@ -157,3 +157,14 @@ def test_training_lowers_the_loss_and_follows_the_schedule():
     lrs = [r["lr"] for r in hist if "lr" in r]
     assert max(lrs) == pytest.approx(1e-2, rel=1e-6)                # the peak after warmup
     assert lrs[-1] == pytest.approx(1e-3, rel=1e-6)                 # cosine down to 0.1 x peak
+
+
+def test_time_budget_stops_early_but_evaluates_and_checkpoints(tmp_path):
+    cfg = config(1000, max_minutes=1e-9)          # spent during the first step
+    tr = Trainer(make_model(), gpt_loss, get_batch, cfg, out_dir=str(tmp_path / "tb"),
+                 eval_fn=lambda m: {"val_loss": 1.0})
+    hist = tr.fit()
+    assert tr.step == 1 and not tr.interrupted     # the budget is checked after each step
+    assert any("time budget" in r.get("stopped", "") for r in hist)
+    assert hist[-1].get("split") == "validation"
+    assert (tmp_path / "tb" / "checkpoint" / "trainer_state.json").exists()

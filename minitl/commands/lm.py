@@ -35,6 +35,8 @@ def register(subparsers, pretrain_subparsers):
         p.add_argument("--eval-every", type=int, default=500)
         p.add_argument("--ckpt-every", type=int, default=500)
         p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--max-minutes", type=float, default=0.0,
+                       help="stop training (evaluate, save) after this many minutes, even before --steps")
         p.set_defaults(func=pretrain, kind=kind)
     g = subparsers.add_parser("generate", help="sample text from a pretrained GPT")
     g.add_argument("dir")
@@ -190,7 +192,8 @@ def pretrain(args):
         def eval_fn(m):
             return evaluate_mlm(m, fixed)
     cfg = TrainConfig(steps=args.steps, lr=args.lr, warmup_steps=min(args.warmup, args.steps),
-                      eval_every=args.eval_every, ckpt_every=args.ckpt_every, desc=f"pretrain {kind}")
+                      eval_every=args.eval_every, ckpt_every=args.ckpt_every, max_minutes=args.max_minutes,
+                      desc=f"pretrain {kind}")
     trainer = Trainer(model, loss_fn, get_batch, cfg, out_dir=out, eval_fn=eval_fn)
     trainer.fit(resume=args.resume)
     if trainer.interrupted:
