@@ -31,7 +31,7 @@ from numba import njit, prange
 
 from ._jit import wide_vectors
 
-NB = 16       # rows of Bt per panel: NB x KB floats (32 KiB float32) stay in L1
+NB = 8        # rows of Bt per panel: NB x KB floats (16 KiB float32) stay in L1
 KB = 512      # reduction block; a 4x4 tile sums KB products per register
 MB_MAX = 128  # rows of C per task: its A block (MB x KB, 256 KiB) stays in L2
 
