@@ -60,7 +60,8 @@ def validate_kernel(model, sentences):
         old = numba.get_num_threads()
         numba.set_num_threads(1)
         fn(syn0, syn1, tokens, starts, chunks[:2], np.array([12345], np.uint64), np.zeros(1, np.int64),
-           model.keep_int, model.noise_alias, model.noise_prob, True, 5, 5, 0.025, 0.0001, len(tokens), True, *o)
+           model.keep_int, model.noise_alias, model.noise_prob, True, 5, 5, 0.025, 0.0001, len(tokens),
+           True, *o)
         numba.set_num_threads(old)
         outs.append((syn0, syn1, o))
     err = max(np.abs(outs[0][0] - outs[1][0]).max(), np.abs(outs[0][1] - outs[1][1]).max())

@@ -87,6 +87,17 @@ def _toy_inputs(V=40, n_sent=30, seed=0):
             starts[chunks[:-1]], keep, alias, prob)
 
 
+def test_random_stream_is_splitmix64():
+    # published first outputs of SplitMix64 seeded with 0 (Vigna's splitmix64.c)
+    s, first = np.uint64(0), []
+    for _ in range(2):
+        s, r = K._rand32(s)
+        first.append(int(r))
+    assert first == [0xE220A839, 0x6E789E6A]
+    assert int(K._mul64(np.uint64(2**64 - 1), np.uint64(2**64 - 1))) == 1   # (-1)^2 mod 2^64
+    assert int(K._add64(np.uint64(2**64 - 1), np.uint64(2))) == 1
+
+
 @pytest.mark.parametrize("sg", [True, False])
 def test_kernel_matches_its_reference_twin(sg):
     V, dim = 40, 12

@@ -262,22 +262,24 @@ class Word2Vec:
         try:
             for epoch in range(epochs):
                 seeds = np.random.default_rng(minitl.random.next_seed()).integers(
-                    0, 2**48, size=J, dtype=np.uint64)
+                    0, 2**64, size=J, dtype=np.uint64)
                 done = epoch * n + words_before
                 ew, el, ep = np.zeros(J, np.int64), np.zeros(J), np.zeros(J, np.int64)
                 for g0 in range(0, J, group):
                     g1 = min(J, g0 + group)
                     with numba.parallel_chunksize(1):  # threads take chunks as they free up
                         kernel(self.syn0, self.syn1neg, tokens, sent_starts, chunk_starts[g0:g1 + 1],
-                               seeds[g0:g1], done[g0:g1], self.keep_int, self.noise_alias, self.noise_prob, cfg.sg,
-                               cfg.negative, cfg.window, cfg.alpha, cfg.min_alpha, total,
+                               seeds[g0:g1], done[g0:g1], self.keep_int, self.noise_alias,
+                               self.noise_prob, cfg.sg, cfg.negative, cfg.window, cfg.alpha,
+                               cfg.min_alpha, total,
                                compute_loss, ew[g0:g1], el[g0:g1], ep[g0:g1])
                     eff += int(ew[g0:g1].sum())
                     lr = cfg.alpha - (cfg.alpha - cfg.min_alpha) * min(done[g1 - 1] / total, 1.0)
                     rate = eff / max(time.perf_counter() - t0, 1e-9)
                     words = int(sent_starts[chunk_starts[g1]] - sent_starts[chunk_starts[g0]])
-                    # loss: mean over this epoch's (input, word) pairs of -log sigmoid terms
-                    shown = {"loss": f"{el[:g1].sum() / max(ep[:g1].sum(), 1):.4f}"} if compute_loss else {}
+                    # loss: this epoch's mean over (input, word) pairs of L (K+1 -log sigmoid terms)
+                    mean_loss = el[:g1].sum() / max(ep[:g1].sum(), 1)
+                    shown = {"loss": f"{mean_loss:.4f}"} if compute_loss else {}
                     bar.update(words, **shown, lr=f"{lr:.5f}", eff_words_s=f"{rate:.0f}")
                 history.append({"epoch": epoch + 1, "effective_words": int(ew.sum()),
                                 "loss": float(el.sum() / max(ep.sum(), 1)) if compute_loss else None})
