@@ -46,7 +46,8 @@ depend on which thread ran it.  Why not word2vec.c's and gensim's 48-bit
 linear congruential generator?  Successive LCG outputs are correlated, and we
 draw more from it than gensim does (the dynamic window, two numbers per noise
 word): with the LCG our vectors scored about 0.01 lower on WordSim-353 and
-SimLex-999 than gensim's (20 epochs, 3 seeds); with SplitMix64 they match.
+SimLex-999 than gensim's (20 epochs, 3 seeds); with SplitMix64 they are
+within 0.012 of gensim's, either side (benchmarks/bench_word2vec.py).
   With one thread the run is
 reproducible bit for bit; with several, threads update the shared rows
 without locks (Hogwild, Recht et al. 2011), so the order of colliding updates
