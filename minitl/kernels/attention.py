@@ -70,6 +70,8 @@ def _probs_block(s, n, j0, lim, kp, z, bits, bits_f, exact):
 def _attention_fwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse):
     BH, Tq, hs = q.shape                             # Tq = T rounded up to QB (extra rows: dummies)
     T = kT.shape[2]
+    if Tq % QB != 0 or Tq < T:
+        raise ValueError("attention kernel: query rows must be padded to a multiple of QB (use attention_fwd)")
     zero = q.dtype.type(0)                           # float32 sums for float32 inputs (0.0 would
     for bh in prange(BH):                            # make every sum float64, at half the SIMD width)
         b = bh // nh
@@ -144,6 +146,8 @@ def _attention_bwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse, dout, dq
     #              dq = ds k * scale;  dk = ds^T q * scale
     BH, Tq, hs = q.shape
     T = kT.shape[2]
+    if Tq % QB != 0 or Tq < T:
+        raise ValueError("attention kernel: query rows must be padded to a multiple of QB (use attention_bwd)")
     zero = q.dtype.type(0)
     for bh in prange(BH):                            # one thread owns dk, dv of its head: no races
         b = bh // nh
