@@ -47,7 +47,7 @@ def bag_of_words(train_tokens, token_lists):
     return np.log1p(out)
 
 
-def run(quick=True, seed=0, label_counts=(100, 1000), draws=3, out=None, progress=True):
+def run(quick=True, seed=0, label_counts=(100, 1000), draws=3, out=None, progress=True, epochs=None):
     """Run the experiment; returns a results dict (also written to ``out/results.json``)."""
     from minitl.models.word2vec import Word2Vec, Word2VecConfig
 
@@ -62,7 +62,8 @@ def run(quick=True, seed=0, label_counts=(100, 1000), draws=3, out=None, progres
           f"(wiki + news + tweets-text); labelled tweets: train {train.class_balance()}, "
           f"test {test.class_balance()}")
 
-    cfg = Word2VecConfig(sg=True, dim=100, epochs=3 if quick else 10, min_count=3)
+    epochs = epochs if epochs is not None else (3 if quick else 10)
+    cfg = Word2VecConfig(sg=True, dim=100, epochs=epochs, min_count=3)
     w2v = Word2Vec(cfg)
     w2v.build_vocab(sentences)
     stats = w2v.train(sentences, progress=progress)
