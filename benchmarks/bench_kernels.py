@@ -159,6 +159,10 @@ out = {"blas_kernel": info.get("blas_kernel")}
 for n in (512, 1024):
     tk, tn = bk.bench_matmul(n, int(sys.argv[3]))
     out[n] = tn / tk
+bk.set_threads(1)
+for n in (512, 1024):
+    tk, tn = bk.bench_matmul(n, int(sys.argv[3]), clock=time.process_time)
+    out[f"{n}_1thread_cpu"] = tn / tk
 print(json.dumps(out))
 """
 
@@ -256,7 +260,7 @@ def attention_memory(B, H, T, D, threads):
     return mf, mc
 
 
-def bench_layer_ops(rounds):
+def bench_layer_ops(rounds, clock=time.perf_counter):
     x, dy = rand((4096, 256)), rand((4096, 256), 1)
     w, b = rand((256,), 2), rand((256,), 3)
     y, mu, rs = LN.layernorm_fwd(x, w, b)
@@ -276,7 +280,7 @@ def bench_layer_ops(rounds):
         "adamw": (lambda: AW.adamw_update_(p, dy, m, v, 3, 1e-3, 0.9, 0.999, 1e-8, 0.01),
                   lambda: R.adamw_ref(p, dy, m, v, 3, 1e-3, 0.9, 0.999, 1e-8, 0.01)),
     }
-    return {k: race(list(fs), rounds) for k, fs in pairs.items()}
+    return {k: race(list(fs), rounds, clock=clock) for k, fs in pairs.items()}
 
 
 # -- 3. compile time ------------------------------------------------------------------
@@ -361,8 +365,10 @@ def main():
     if hw:
         for n in (512, 1024):
             res[f"matmul_speedup_vs_numpy_haswell_{n}"] = round(hw[str(n)], 3)
+            res[f"matmul_speedup_vs_numpy_haswell_{n}_1thread_cpu"] = round(hw[f"{n}_1thread_cpu"], 3)
         print(f"  vs numpy with OPENBLAS_CORETYPE=Haswell ({hw['blas_kernel']}): "
-              f"n=512 {hw['512']:.2f}x, n=1024 {hw['1024']:.2f}x")
+              f"n=512 {hw['512']:.2f}x, n=1024 {hw['1024']:.2f}x; "
+              f"1 thread CPU: {hw['512_1thread_cpu']:.2f}x, {hw['1024_1thread_cpu']:.2f}x")
     print(f"\n{'matmul crossover sweep (1 thread, CPU)':<44} {'kernel ms':>10} {'numpy ms':>10} {'numpy/kernel':>13}")
     with one_thread(args.threads):
         sweep = crossover(2 if args.quick else 4)
@@ -396,6 +402,10 @@ def main():
     for name, (tk, tn) in bench_layer_ops(rounds).items():
         res[f"{name}_speedup_vs_numpy"] = round(tn / tk, 2)
         print(f"  {name:<28} {tk * 1e3:10.3f} {tn * 1e3:10.3f} {tn / tk:9.2f}")
+    with one_thread(args.threads):
+        for name, (tk, tn) in bench_layer_ops(rounds, clock=time.process_time).items():
+            res[f"{name}_speedup_vs_numpy_1thread_cpu"] = round(tn / tk, 2)
+            print(f"  {name + ', 1 thread CPU':<28} {tk * 1e3:10.3f} {tn * 1e3:10.3f} {tn / tk:9.2f}")
 
     cold, cached = compile_times()
     res["compile_seconds_cold"] = round(cold["first_calls"], 2)
