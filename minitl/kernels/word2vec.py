@@ -94,12 +94,12 @@ def _mul64(a, b):
     return (hi << _S32) | (lo & _M32)
 
 
-def _rand32(s):
-    # SplitMix64: returns (next state, 32 random bits)
+def _rand64(s):
+    # SplitMix64: returns (next state, 64 random bits)
     s = _add64(s, _GOLDEN)
     z = _mul64(s ^ (s >> _S30), _MIX1)
     z = _mul64(z ^ (z >> _S27), _MIX2)
-    return s, (z ^ (z >> _S31)) >> _S32
+    return s, z ^ (z >> _S31)
 
 
 def _draw_noise(noise_alias, noise_prob, s):
@@ -108,10 +108,10 @@ def _draw_noise(noise_alias, noise_prob, s):
     # column uniformly, keep it with probability noise_prob[col] / 2**32, else
     # take its alias.  O(1) and two small arrays that stay in cache; gensim's
     # binary search over a cumulative table made the whole epoch 1.6x slower.
-    s, r = _rand32(s)
-    col = np.int64((r * np.uint64(len(noise_alias))) >> _S32)
-    s, r = _rand32(s)
-    if r < noise_prob[col]:
+    # One 64-bit draw: the top 32 bits pick the column, the low 32 the coin.
+    s, z = _rand64(s)
+    col = np.int64(((z >> _S32) * np.uint64(len(noise_alias))) >> _S32)
+    if (z & _M32) < noise_prob[col]:
         return col, s
     return np.int64(noise_alias[col]), s
 
@@ -178,16 +178,16 @@ def _train_chunks(syn0, syn1neg, tokens, sent_starts, chunk_starts, chunk_seeds,
             n = 0
             for p in range(a, b):
                 w = tokens[p]
-                s, r = _rand32(s)
-                if keep_int[w] >= r:
+                s, z = _rand64(s)
+                if keep_int[w] >= (z >> _S32):
                     idx[n] = w
                     n += 1
             n_words += n
             for i in range(n):
                 # Dynamic window: the window shrinks by b ~ U{0..window-1}, so
                 # near words are seen more often than far ones.
-                s, r = _rand32(s)
-                red = np.int64(r % np.uint64(window))
+                s, z = _rand64(s)
+                red = np.int64((z >> _S32) % np.uint64(window))
                 lo = max(0, i - window + red)
                 hi = min(n, i + window + 1 - red)
                 if sg:  # skip-gram: each context word's vector predicts the centre word
@@ -279,7 +279,7 @@ def _cbow_batch(syn0, syn1neg, contexts, targets, lr):
 # The naive reference twin: the same loops in plain Python, numpy for vectors.
 # Loop nest, for each chunk c (any order) and each sentence in it:
 #     lr    = alpha - (alpha - min_alpha) * words_done / total_words
-#     words = [w for w in sentence if keep_int[w] >= rand32()]        # subsampling
+#     words = [w for w in sentence if keep_int[w] >= rand32()]       # subsampling
 #     for i, o in enumerate(words):
 #         r = window - randint(window)                                 # dynamic window
 #         context = words[i-r : i] + words[i+1 : i+r+1]
@@ -291,21 +291,21 @@ def train_chunks_reference(syn0, syn1neg, tokens, sent_starts, chunk_starts, chu
                            chunk_done, keep_int, noise_alias, noise_prob, sg, negative, window, alpha,
                            min_alpha, total_words, compute_loss, out_words, out_loss, out_pairs):
     """Same arguments and results as ``train_chunks`` (one thread, slowly)."""
-    def rand32(s):  # SplitMix64, in Python integers: (next state, 32 random bits)
+    def rand64(s):  # SplitMix64, in Python integers: (next state, 64 random bits)
         s = (s + 0x9E3779B97F4A7C15) % 2**64
         z = ((s ^ (s >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
-        return s, (z ^ (z >> 31)) >> 32
+        return s, z ^ (z >> 31)
 
     def sgd_step(h, o, s, lr):  # one (h, o) pair with `negative` noise words; returns work
         work = np.zeros_like(h)
         loss = 0.0
         targets = [(o, 1.0)]
         for _ in range(negative):
-            s, r = rand32(s)
-            col = (r * len(noise_alias)) >> 32                   # a uniform column...
-            s, r = rand32(s)
-            t = col if r < noise_prob[col] else int(noise_alias[col])  # ...or its alias
+            s, z = rand64(s)
+            col = ((z >> 32) * len(noise_alias)) >> 32           # a uniform column...
+            keep = (z % 2**32) < noise_prob[col]                 # ...or its alias
+            t = col if keep else int(noise_alias[col])
             if t != o:
                 targets.append((t, 0.0))
         for t, label in targets:
@@ -326,13 +326,13 @@ def train_chunks_reference(syn0, syn1neg, tokens, sent_starts, chunk_starts, chu
             done += len(sentence)
             words = []
             for w in sentence:
-                s, r = rand32(s)
-                if int(keep_int[w]) >= r:
+                s, z = rand64(s)
+                if int(keep_int[w]) >= z >> 32:
                     words.append(int(w))
             n_words += len(words)
             for i, o in enumerate(words):
-                s, r = rand32(s)
-                red = r % window
+                s, z = rand64(s)
+                red = (z >> 32) % window
                 lo, hi = max(0, i - window + red), min(len(words), i + window + 1 - red)
                 context = [words[j] for j in range(lo, hi) if j != i]
                 if sg:
@@ -356,7 +356,7 @@ def train_chunks_reference(syn0, syn1neg, tokens, sent_starts, chunk_starts, chu
 # ---------------------------------------------------------------------------
 _add64 = njit(cache=True)(_add64)
 _mul64 = njit(cache=True)(_mul64)
-_rand32 = njit(cache=True)(_rand32)
+_rand64 = njit(cache=True)(_rand64)
 _draw_noise = njit(cache=True)(_draw_noise)
 _sigmoid = njit(cache=True, fastmath=True)(_sigmoid)
 _neg_term = njit(cache=True, fastmath=True)(_neg_term)
