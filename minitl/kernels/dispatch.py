@@ -21,10 +21,14 @@ MATMUL = os.environ.get("MINITL_MATMUL", "auto").strip().lower()
 if MATMUL not in MODES:
     raise ValueError(f"MINITL_MATMUL={MATMUL!r}: expected one of {MODES}")
 
-# Measured with benchmarks/bench_kernels.py (2 threads; numpy's OpenBLAS running
-# its SkylakeX kernel, AVX-512): BLAS was faster at every shape in the sweep,
-# so ``auto`` keeps BLAS unless the per-matrix work is inside this window.
-# An empty window (min > max) means "never the kernel" on this machine.
+# Measured with benchmarks/bench_kernels.py (the crossover sweep, 1 thread, CPU
+# time; numpy's OpenBLAS running its SkylakeX kernel, AVX-512): BLAS was faster
+# at every shape, from 2.5x at 256x256 to 6x at 32x32 and for the thin batched
+# products of attention ((64,256,32) @ (64,32,256): 4x).  So ``auto`` keeps BLAS
+# unless the per-matrix work is inside this window, and the window is empty
+# (min > max): "never the kernel" on this machine.  Where numpy's BLAS is slow
+# (OPENBLAS_CORETYPE=Haswell, or a reference BLAS), set a window from the sweep,
+# or MINITL_MATMUL=numba.
 CROSSOVER = {"min_flops": float("inf"), "max_flops": 0.0}
 
 
