@@ -2,8 +2,8 @@
 
 Twin: ``reference.attention_ref`` / ``attention_bwd_ref``, which build the full
 (B, nh, T, T) score and probability matrices.  These kernels never do: one
-thread takes one (batch, head) and walks its query rows; for each row it
-computes scores for a block of at most ``KBLK`` keys at a time and folds them
+thread takes one (batch, head) and walks its query rows, ``QB`` = 4 at a time
+(each k and v value loaded serves 4 rows); for each row it computes scores for a block of at most ``KBLK`` keys at a time and folds them
 into a running softmax (the "online softmax"):
 
     m_new = max(m, max_j s[j]);   alpha = exp(m - m_new)
@@ -19,6 +19,13 @@ Layout: k and v are passed transposed, (BH, hs, T), so every inner loop runs
 along the keys j over contiguous memory and vectorizes.  Masks: ``keep`` (B, T)
 is 1.0 for a real key and 0.0 for padding; ``causal`` hides keys j > i.  A
 query row that can see no key gets out = 0, lse = -inf and zero gradients.
+Query rows are padded to a multiple of QB by the wrappers (``_rows``).
+
+Where it stands (B=16, nh=4, T=256, hs=32, causal, float32, 1 thread, CPU
+time): ~4.5x faster than the numpy composite, ~0.5x PyTorch's CPU
+flash-attention.  The inner loops update a row of scores in memory once per
+feature d (a load and a store per multiply-add); PyTorch keeps a block of
+scores in registers inside a GEMM micro-kernel, which Numba cannot express.
 """
 import numpy as np
 from numba import njit, prange
