@@ -27,7 +27,7 @@ How it is fast (numbers for this machine, see benchmarks/bench_kernels.py):
 
 Where it stands (1 thread, CPU time, float32): ~0.5x numpy's OpenBLAS at
 n=512 and ~0.4x at n=1024, when OpenBLAS runs its AVX-512 "SkylakeX" kernel
-(its default here); ahead of OpenBLAS's AVX2 "Haswell" kernel at n=1024.  The
+(its default here); ~0.9x of its AVX2 "Haswell" kernel at both sizes.  The
 rest is what BLAS does and this file does not: packing A and B into
 cache-aligned micro-panels and an outer-product micro-kernel (a 16x16 or so
 tile of C in registers, no horizontal sums).  Numba cannot hold such a tile in
