@@ -1,117 +1,216 @@
-"""Blocked, ``prange``-parallel matrix multiply (float32 and float64, batched).
+"""Packed, ``prange``-parallel matrix multiply (float32 and float64, batched).
 
-The whole file is one kernel, ``_matmul_nt``: ``C[b] += A[b] @ Bt[b].T`` where
-every row it touches is contiguous along the reduction axis ``k``.  Its twin is
-``reference.matmul_ref`` (three plain loops).  The three products autograd
-needs are all this one kernel on transposed copies/views:
+One kernel, ``_matmul_gebp``: ``C[b] += A[b] @ B[b]`` for C-contiguous 3-D
+arrays.  Its twin is ``reference.matmul_ref`` (three plain loops).  The three
+products autograd needs are this one kernel on (copied) transposes:
 
-    forward   C  = A  @ B      ->  nt(A,      B.T copied)
-    backward  dA = dC @ B.T    ->  nt(dC,     B)          (B's rows are already along k)
-              dB = A.T @ dC    ->  nt(A.T copied, dC.T copied)
+    forward   C  = A   @ B
+    backward  dA = dC  @ B.T     (B.T copied contiguous)
+              dB = A.T @ dC      (A.T copied contiguous)
 
-How it is fast (numbers for this machine, see benchmarks/bench_kernels.py):
+It is the GEBP ("general block times panel") layout of Goto & van de Geijn,
+the one OpenBLAS and BLIS use.  Sizes below are for float32 (float64: NR=16).
 
-* **register tile 4x4**: 16 running sums ``cXY`` stay in registers while the
-  innermost loop walks ``k``; every value loaded from A is used 4 times and
-  every value loaded from B 4 times.  ``fastmath=True`` lets LLVM reorder the
-  sums, so it vectorizes the ``k`` loop (each ``cXY`` becomes a SIMD register
-  of partial sums, added up once at the end of the tile).
-* **512-bit vectors**: LLVM's cost model for this CPU prefers 256-bit vectors;
-  the kernel is compiled with 16 float32 lanes forced (``_jit.wide_vectors``).
-* **cache blocks**: the ``k`` axis is cut into blocks of ``KB`` and the output
-  columns into panels of ``NB``, so one panel of Bt (NB x KB) stays in L1
-  while 4-row strips of A stream past it from L2 (a task's A block is
-  ``MB`` x KB).
-* **threads**: ``prange`` over (batch, block of MB rows) pairs -- every thread
-  owns whole rows of C, so no two threads ever write the same element.
+* **micro-kernel** (``_tile``): an MR x NR = 12 x 32 block of C lives in 24
+  AVX-512 registers (12 rows x 2 vectors of 16 floats) for a whole reduction
+  block.  Each step p is one rank-1 update: load 2 vectors of B's row p,
+  broadcast each of A's 12 values of column p, 24 fused multiply-adds.  No
+  horizontal sums, and 14 loads per 24 FMAs (the CPU does 2 loads and 2 FMAs
+  per cycle).  (Measured alone, 12x32 and 6x64 ran ~170 GFLOP/s on one core,
+  8x48 ~140, 4x96 ~130.)  Worked example, MR=2, NR=3, kc=2:
 
-Where it stands (1 thread, CPU time, float32): ~0.5x numpy's OpenBLAS at
-n=512 and ~0.4x at n=1024, when OpenBLAS runs its AVX-512 "SkylakeX" kernel
-(its default here); ~0.9x of its AVX2 "Haswell" kernel at both sizes.  The
-rest is what BLAS does and this file does not: packing A and B into
-cache-aligned micro-panels and an outer-product micro-kernel (a 16x16 or so
-tile of C in registers, no horizontal sums).  Numba cannot hold such a tile in
-registers, so the 4x4 dot-product tile here pays ~16 horizontal sums per tile.
+      Ap = [a00 a10 | a01 a11]          (A's 2x2 block, stored column by column)
+      Bp = [b00 b01 b02 | b10 b11 b12]  (B's 2x3 block, stored row by row)
+      p=0: c[i, j] += Ap[0*2 + i] * Bp[0*3 + j]   for all i, j
+      p=1: c[i, j] += Ap[1*2 + i] * Bp[1*3 + j]   -> c = A_blk @ B_blk
+
+  Numba has no SIMD vector type and LLVM did not keep such a tile in
+  registers from scalar code (it vectorized along p and spilled), so
+  ``_tile`` is written as a Numba ``@intrinsic``: ~30 lines that emit the
+  LLVM IR (``<16 x float>`` loads, splats and ``llvm.fma``) directly.
+  ``_tile_py`` is the same step in numpy; it runs under NUMBA_DISABLE_JIT=1.
+* **packing**: B is copied once into micro-panels of NR columns, each stored
+  k-major (``Bp[p*NR + j]``) so the micro-kernel reads it as one contiguous
+  stream; every task copies its MB rows of A into micro-panels of MR rows
+  (``Ap[p*MR + i]``).  Packing also pads the edges with zeros, so the
+  micro-kernel only ever sees whole tiles (edge tiles go through the scratch
+  tile ``Ct`` and only the valid part is added into C).
+* **cache blocks**: the reduction axis is cut into blocks of ``KB``=128: one
+  B micro-panel (KB x NR, 16 KiB) stays in L1 while the task's A block
+  (MB x KB = 132 x 128, 66 KiB) streams past it from L2.  The C tile is
+  prefetched when a tile starts, and B's panels start on 64-byte boundaries.
+* **threads**: ``prange`` over (batch, k-block) to pack B, then over
+  (batch, block of MB rows): every task owns whole rows of C.
+
+Where it stands (1 thread, CPU time, float32, vs numpy's OpenBLAS running its
+AVX-512 SkylakeX kernel): ~0.86x at n=512 and ~0.9x at n=1024 (was 0.5x /
+0.4x with a 4x4 dot-product tile): the micro-kernel runs ~130 GFLOP/s inside
+the product, OpenBLAS ~145-150.  Small and thin products still lose to
+BLAS (call overhead, packing cost, padded edges): see ``dispatch.CROSSOVER``.
 """
 import numba
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
-from ._jit import wide_vectors
+MR = 12       # rows of the register tile
+NV = 2        # SIMD vectors (64 bytes each) per tile row: NR = NV * 64 / itemsize = 32 float32
+KB = 128      # reduction block: a B micro-panel is KB x NR (16 KiB float32), in L1
+NB = 32       # NR for float32, the width of a B micro-panel (for tests straddling it)
+MB_MAX = 132  # rows of C per task (11 panels of MR): its packed A block (MB x KB, 66 KiB) stays in L2
 
-NB = 8        # rows of Bt per panel: NB x KB floats (16 KiB float32) stay in L1
-KB = 512      # reduction block; a 4x4 tile sums KB products per register
-MB_MAX = 128  # rows of C per task: its A block (MB x KB, 256 KiB) stays in L2
+
+@intrinsic
+def _tile(typingctx, kc, Ap, ao, Bp, D, ci, cj):
+    """D[ci:ci+MR, cj:cj+NR] += Ap[ao:].reshape(kc, MR).T @ Bp.reshape(kc, NR), in registers.
+
+    Ap, Bp: 1-D packed panels; D: 2-D with contiguous rows (C[b] or the scratch tile).
+    """
+    sig = types.void(kc, Ap, ao, Bp, D, ci, cj)
+
+    def codegen(context, builder, signature, args):
+        kc_, Ap_, ao_, Bp_, D_, ci_, cj_ = args
+        elt = context.get_data_type(signature.args[1].dtype)       # float or double
+        size = context.get_abi_sizeof(elt)
+        W = 64 // size                                              # lanes in a 512-bit vector
+        vec, i64 = ir.VectorType(elt, W), ir.IntType(64)
+        vecp = vec.as_pointer()
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
+                                             f"llvm.fma.v{W}f{8 * size}")
+        a = context.make_array(signature.args[1])(context, builder, Ap_).data
+        b = context.make_array(signature.args[3])(context, builder, Bp_).data
+        d = context.make_array(signature.args[4])(context, builder, D_)
+        row = builder.sdiv(builder.extract_value(d.strides, 0), ir.Constant(i64, size))  # D's row stride
+        c0 = builder.gep(d.data, [builder.add(builder.mul(ci_, row), cj_)])
+        # the MR x NV accumulators: stack slots that LLVM promotes to registers
+        acc = [[cgutils.alloca_once_value(builder, ir.Constant(vec, [0.0] * W)) for _ in range(NV)]
+               for _ in range(MR)]
+        splat = ir.Constant(ir.VectorType(ir.IntType(32), W), [0] * W)
+        # ask for the C tile now, so its lines are in L1 when the loop ends
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        prefetch = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                                  "llvm.prefetch.p0i8")
+        for i in range(MR):
+            crow = builder.bitcast(builder.gep(c0, [builder.mul(row, ir.Constant(i64, i))]), vecp)
+            for v in range(NV):
+                builder.call(prefetch, [builder.bitcast(builder.gep(crow, [ir.Constant(i64, v)]), i8p),
+                                        ir.Constant(i32, 1), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        with cgutils.for_range(builder, kc_) as loop:                 # for p in range(kc):
+            p = loop.index
+            brow = builder.bitcast(builder.gep(b, [builder.mul(p, ir.Constant(i64, NV * W))]), vecp)
+            bv = [builder.load(builder.gep(brow, [ir.Constant(i64, v)]), align=size) for v in range(NV)]
+            acol = builder.gep(a, [builder.add(ao_, builder.mul(p, ir.Constant(i64, MR)))])
+            for i in range(MR):                                       # rank-1 update
+                x = builder.load(builder.gep(acol, [ir.Constant(i64, i)]))
+                x = builder.insert_element(ir.Constant(vec, None), x, ir.Constant(ir.IntType(32), 0))
+                x = builder.shuffle_vector(x, ir.Constant(vec, None), splat)   # broadcast A[i, p]
+                for v in range(NV):
+                    builder.store(builder.call(fma, [x, bv[v], builder.load(acc[i][v])]), acc[i][v])
+        for i in range(MR):                                           # D's rows += the tile
+            crow = builder.bitcast(builder.gep(c0, [builder.mul(row, ir.Constant(i64, i))]), vecp)
+            for v in range(NV):
+                q = builder.gep(crow, [ir.Constant(i64, v)])
+                builder.store(builder.fadd(builder.load(q, align=size), builder.load(acc[i][v])), q, align=size)
+    return sig, codegen
 
 
-def _matmul_nt(A, Bt, C, MB):
-    """C[b] += A[b] @ Bt[b].T for A (nb, M, K), Bt (nb, N, K), C (nb, M, N), all C-contiguous.
+def _tile_py(kc, Ap, ao, Bp, D, ci, cj):
+    """What ``_tile`` computes, in numpy (the micro-kernel under NUMBA_DISABLE_JIT=1)."""
+    nr = Bp.size // kc
+    D[ci:ci + MR, cj:cj + nr] += Ap[ao:ao + kc * MR].reshape(kc, MR).T @ Bp.reshape(kc, nr)
 
-    Each task owns ``MB`` rows of C (a multiple of 4) of one batch entry.
+
+tile = _tile_py if numba.config.DISABLE_JIT else _tile
+
+
+def _aligned_empty(n, dtype):
+    """np.empty(n, dtype) starting on a 64-byte boundary (a cache line, one zmm load)."""
+    raw = np.empty(n + 64, dtype)
+    off = (-raw.ctypes.data % 64) // raw.itemsize
+    return raw[off:off + n]
+
+
+def _pack_b(B, nkb, nbp, NR):
+    """B (nb, K, N) -> micro-panels: for each (b, k-block), ``nbp`` panels of kc x NR, k-major.
+
+    Panel (b, kb, jp) starts at ((b * nkb + kb) * nbp + jp) * KB * NR; columns past N are zeros.
+    """
+    nb, K, N = B.shape
+    Bp = aligned_empty(nb * nkb * nbp * KB * NR, B.dtype)   # every vector load: one cache line
+    for t in prange(nb * nkb):
+        b = t // nkb
+        k0 = (t % nkb) * KB
+        kc = min(KB, K - k0)
+        for p in range(kc):           # B's rows in order (contiguous reads)
+            for jp in range(nbp):
+                o = (t * nbp + jp) * KB * NR + p * NR
+                nr = min(NR, N - jp * NR)
+                for j in range(nr):
+                    Bp[o + j] = B[b, k0 + p, jp * NR + j]
+                for j in range(nr, NR):     # zero columns past N
+                    Bp[o + j] = 0
+    return Bp
+
+
+def _matmul_gebp(A, B, C, MB):
+    """C[b] += A[b] @ B[b] for A (nb, M, K), B (nb, K, N), C (nb, M, N), all C-contiguous.
+
+    Each task owns ``MB`` rows of C of one batch entry.
     """
     nb, M, K = A.shape
-    N = Bt.shape[1]
+    N = B.shape[2]
+    NR = NV * 64 // A.itemsize
+    nkb = (K + KB - 1) // KB          # reduction blocks
+    nbp = (N + NR - 1) // NR          # B micro-panels (the last one zero-padded)
+    Bp = pack_b(B, nkb, nbp, NR)
     nrb = (M + MB - 1) // MB
-    zero = C.dtype.type(0)
     for task in prange(nb * nrb):
         b = task // nrb
         r0 = (task % nrb) * MB
         r1 = min(r0 + MB, M)
-        m4 = r0 + (r1 - r0) - (r1 - r0) % 4
-        for k0 in range(0, K, KB):
-            k1 = min(k0 + KB, K)
-            kk = k1 - k0
-            for jp0 in range(0, N, NB):  # one panel of Bt: NB rows x KB, hot in L1
-                jp1 = min(jp0 + NB, N)
-                n4 = jp0 + (jp1 - jp0) - (jp1 - jp0) % 4
-                for i0 in range(r0, m4, 4):  # strips of 4 rows of A stream past it
-                    a0 = A[b, i0, k0:k1]
-                    a1 = A[b, i0 + 1, k0:k1]
-                    a2 = A[b, i0 + 2, k0:k1]
-                    a3 = A[b, i0 + 3, k0:k1]
-                    for j0 in range(jp0, n4, 4):  # the 4x4 register tile
-                        # (range loops with 1-D slices: LLVM vectorizes the k loop only then)
-                        b0 = Bt[b, j0, k0:k1]
-                        b1 = Bt[b, j0 + 1, k0:k1]
-                        b2 = Bt[b, j0 + 2, k0:k1]
-                        b3 = Bt[b, j0 + 3, k0:k1]
-                        # 16 running sums, started at zero (starting them from C's
-                        # values blocks the vectorizer), added into C at the end
-                        c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = zero
-                        c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = zero
-                        for k in range(kk):
-                            x0 = a0[k]; x1 = a1[k]; x2 = a2[k]; x3 = a3[k]
-                            y0 = b0[k]; y1 = b1[k]; y2 = b2[k]; y3 = b3[k]
-                            c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3
-                            c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3
-                            c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2; c23 += x2 * y3
-                            c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2; c33 += x3 * y3
-                        C[b, i0, j0] += c00; C[b, i0, j0 + 1] += c01; C[b, i0, j0 + 2] += c02; C[b, i0, j0 + 3] += c03
-                        C[b, i0 + 1, j0] += c10; C[b, i0 + 1, j0 + 1] += c11; C[b, i0 + 1, j0 + 2] += c12; C[b, i0 + 1, j0 + 3] += c13
-                        C[b, i0 + 2, j0] += c20; C[b, i0 + 2, j0 + 1] += c21; C[b, i0 + 2, j0 + 2] += c22; C[b, i0 + 2, j0 + 3] += c23
-                        C[b, i0 + 3, j0] += c30; C[b, i0 + 3, j0 + 1] += c31; C[b, i0 + 3, j0 + 2] += c32; C[b, i0 + 3, j0 + 3] += c33
-                    for j in range(n4, jp1):  # leftover columns of the panel: 4 dot products
-                        bj = Bt[b, j, k0:k1]
-                        s0 = s1 = s2 = s3 = zero
-                        for k in range(kk):
-                            y = bj[k]
-                            s0 += a0[k] * y; s1 += a1[k] * y; s2 += a2[k] * y; s3 += a3[k] * y
-                        C[b, i0, j] += s0; C[b, i0 + 1, j] += s1; C[b, i0 + 2, j] += s2; C[b, i0 + 3, j] += s3
-                for i in range(m4, r1):  # leftover rows of A: one dot product per element
-                    ai = A[b, i, k0:k1]
-                    for j in range(jp0, jp1):
-                        bj = Bt[b, j, k0:k1]
-                        s = zero
-                        for k in range(kk):
-                            s += ai[k] * bj[k]
-                        C[b, i, j] += s
+        npan = (r1 - r0 + MR - 1) // MR
+        Ap = np.zeros(npan * MR * KB, A.dtype)
+        Ct = np.zeros((MR, NR), A.dtype)      # scratch tile for the edges of C
+        for kb in range(nkb):
+            k0 = kb * KB
+            kc = min(KB, K - k0)
+            for ip in range(npan):            # pack A's rows r0..r1: panels of MR rows, kc x MR each
+                o = ip * kc * MR
+                ra = r0 + ip * MR
+                if ra + MR <= r1:
+                    for p in range(kc):
+                        for i in range(MR):
+                            Ap[o + p * MR + i] = A[b, ra + i, k0 + p]
+                else:                         # the last panel: rows past r1 are zeros
+                    for p in range(kc):
+                        for i in range(MR):
+                            Ap[o + p * MR + i] = A[b, ra + i, k0 + p] if ra + i < r1 else 0
+            for jp in range(nbp):             # one B micro-panel (L1) ...
+                j0 = jp * NR
+                nr = min(NR, N - j0)
+                o = ((b * nkb + kb) * nbp + jp) * KB * NR
+                Bv = Bp[o:o + kc * NR]
+                for ip in range(npan):        # ... times every A micro-panel of the task (L2)
+                    i0 = r0 + ip * MR
+                    if i0 + MR <= r1 and nr == NR:
+                        tile(kc, Ap, ip * kc * MR, Bv, C[b], i0, j0)
+                    else:
+                        Ct[:] = 0
+                        tile(kc, Ap, ip * kc * MR, Bv, Ct, 0, 0)
+                        for i in range(min(MR, r1 - i0)):
+                            for j in range(nr):
+                                C[b, i0 + i, j0 + j] += Ct[i, j]
 
 
 def rows_per_task(nb, M, threads):
-    """Rows of C per task: at most MB_MAX (A's block stays in L2), a multiple of 4,
+    """Rows of C per task: at most MB_MAX (A's packed block stays in L2), a multiple of 4,
     and small enough that there are at least ``2 * threads`` tasks when M allows."""
     want = -(-M * nb // (2 * threads))          # ceil(M * nb / (2 threads)) rows each
     mb = min(MB_MAX, max(4, -(-want // 4) * 4))
+    if mb >= 4 * MR:                            # big blocks: whole MR-row panels (no padded panel)
+        mb = min(MB_MAX, -(-mb // MR) * MR)
     return mb
 
 
@@ -132,26 +231,28 @@ def _dtype(a, b):
     return np.float64 if dt == np.float64 else np.float32
 
 
-def matmul_nt(a, bt):
-    """``a @ bt.swapaxes(-1, -2)`` for 2-D or batched 3-D arrays, via the kernel."""
-    dt = _dtype(a, bt)
+def _run(a, b):
+    """``a @ b`` for 2-D or batched 3-D arrays (any strides), via the kernel."""
+    dt = _dtype(a, b)
     A = np.ascontiguousarray(_as3d(a), dtype=dt)
-    Bt = np.ascontiguousarray(_as3d(bt), dtype=dt)
-    C = np.zeros((A.shape[0], A.shape[1], Bt.shape[1]), dtype=dt)
-    mb = rows_per_task(A.shape[0], A.shape[1], numba.get_num_threads())
-    if dt in _READY or numba.config.DISABLE_JIT:
-        matmul_nt_kernel(A, Bt, C, mb)
-    else:  # first call for this dtype compiles (or loads from cache) with 512-bit vectors
-        with wide_vectors(16):
-            matmul_nt_kernel(A, Bt, C, mb)
-        _READY.add(dt)
+    B = np.ascontiguousarray(_as3d(b), dtype=dt)
+    shape = (A.shape[0], A.shape[1], B.shape[2])
+    raw = np.zeros(int(np.prod(shape)) + 16, dtype=dt)              # C aligned to 64 bytes, like Bp
+    off = (-raw.ctypes.data % 64) // raw.itemsize
+    C = raw[off:off + raw.size - 16].reshape(shape)
+    matmul_kernel(A, B, C, rows_per_task(A.shape[0], A.shape[1], numba.get_num_threads()))
     return C[0] if a.ndim == 2 else C
 
 
 def matmul(a, b):
     """``a @ b`` (float32 or float64; 2-D, or 3-D batched with equal batch sizes)."""
     _check("matmul", a, b)
-    return matmul_nt(a, b.swapaxes(-1, -2))  # B.T made contiguous = B packed by columns
+    return _run(a, b)
+
+
+def matmul_nt(a, bt):
+    """``a @ bt.swapaxes(-1, -2)`` (kept for callers of the earlier kernel)."""
+    return _run(a, bt.swapaxes(-1, -2))
 
 
 def matmul_bwd(a, b, grad, need_a=True, need_b=True):
@@ -162,12 +263,13 @@ def matmul_bwd(a, b, grad, need_a=True, need_b=True):
                  db[k, j] = sum_i a[i, k] * grad[i, j]   (a.T @ grad)
     """
     _check("matmul_bwd", a, b)
-    da = matmul_nt(grad, b) if need_a else None
-    db = matmul_nt(a.swapaxes(-1, -2), grad.swapaxes(-1, -2)) if need_b else None
+    da = _run(grad, b.swapaxes(-1, -2)) if need_a else None
+    db = _run(a.swapaxes(-1, -2), grad) if need_b else None
     return da, db
 
 
 # compiled at the bottom, so NUMBA_DISABLE_JIT=1 runs exactly the code above
-# (lazily, on the first call of each dtype, inside ``wide_vectors``: see matmul_nt)
-matmul_nt_kernel = njit(parallel=True, fastmath=True, cache=True)(_matmul_nt)
-_READY = set()
+aligned_empty = njit(cache=True)(_aligned_empty)
+pack_b = njit(parallel=True, cache=True)(_pack_b)
+matmul_kernel = njit(parallel=True, fastmath=True, cache=True)(_matmul_gebp)
+_matmul_nt, matmul_nt_kernel = _matmul_gebp, matmul_kernel   # the names benchmarks/ still use
