@@ -5,7 +5,7 @@ def register(sub, pretrain_sub):
     p = sub.add_parser("demo", help="the main job: pretrained word vectors vs from scratch, 100/1000 labels")
     p.add_argument("--full", action="store_true", help="more word2vec epochs (slower, better vectors)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=None, help="word2vec epochs (default 3, or 10 with --full)")
+    p.add_argument("--epochs", type=int, default=None, help="word2vec epochs (default 10, or 20 with --full)")
     p.add_argument("--labels", type=int, nargs="+", default=[100, 1000], help="labelled tweets per probe")
     p.add_argument("--draws", type=int, default=3, help="random draws of the labelled tweets per cell")
     p.add_argument("--out", default="runs/demo", help="where results.json and demo.png go")

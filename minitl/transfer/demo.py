@@ -62,7 +62,7 @@ def run(quick=True, seed=0, label_counts=(100, 1000), draws=3, out=None, progres
           f"(wiki + news + tweets-text); labelled tweets: train {train.class_balance()}, "
           f"test {test.class_balance()}")
 
-    epochs = epochs if epochs is not None else (3 if quick else 10)
+    epochs = epochs if epochs is not None else (10 if quick else 20)
     cfg = Word2VecConfig(sg=True, dim=100, epochs=epochs, min_count=3)
     w2v = Word2Vec(cfg)
     w2v.build_vocab(sentences)
