@@ -11,7 +11,10 @@ import sys
 import tempfile
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc", "nnan"}
 
@@ -102,3 +105,60 @@ def wide_vectors(width=16):
                     if not ln.startswith("remark: ")]
             if rest:
                 sys.stderr.write("".join(rest))
+
+
+def make_tile(MR, NV):
+    """A register-tile micro-kernel: ``tile(kc, Ap, ao, B, bo, D, ci, cj)`` does
+
+        D[ci:ci+MR, cj:cj+NR] += Ap[ao:ao+kc*MR].reshape(kc, MR).T @ B[:kc, bo:bo+NR]
+
+    with NR = NV vectors of 64 bytes (NV * 16 float32, NV * 8 float64).  Ap is
+    1-D, packed k-major (Ap[ao + p*MR + i] = A[i, p]); B and D are 2-D with
+    contiguous rows (any row stride).  The MR x NV accumulator vectors stay in
+    AVX-512 registers for the whole loop over p (MR * NV <= 28 leaves room for
+    B's vectors and the broadcast); each step is one rank-1 update.  Numba has
+    no SIMD type and LLVM does not build this from scalar code, hence the IR.
+    """
+    @intrinsic
+    def tile(typingctx, kc, Ap, ao, B, bo, D, ci, cj):
+        sig = types.void(kc, Ap, ao, B, bo, D, ci, cj)
+
+        def codegen(context, builder, signature, args):
+            kc_, Ap_, ao_, B_, bo_, D_, ci_, cj_ = args
+            elt = context.get_data_type(signature.args[1].dtype)     # float or double
+            size = context.get_abi_sizeof(elt)
+            W = 64 // size                                            # lanes per 512-bit vector
+            vec, i64, i32 = ir.VectorType(elt, W), ir.IntType(64), ir.IntType(32)
+            vecp = vec.as_pointer()
+            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
+                                                 f"llvm.fma.v{W}f{8 * size}")
+            a = context.make_array(signature.args[1])(context, builder, Ap_).data
+            barr = context.make_array(signature.args[3])(context, builder, B_)
+            darr = context.make_array(signature.args[5])(context, builder, D_)
+            ldb = builder.sdiv(builder.extract_value(barr.strides, 0), ir.Constant(i64, size))
+            ldd = builder.sdiv(builder.extract_value(darr.strides, 0), ir.Constant(i64, size))
+            b0 = builder.gep(barr.data, [bo_])
+            c0 = builder.gep(darr.data, [builder.add(builder.mul(ci_, ldd), cj_)])
+            # the MR x NV accumulators: stack slots that LLVM promotes to registers
+            acc = [[cgutils.alloca_once_value(builder, ir.Constant(vec, [0.0] * W)) for _ in range(NV)]
+                   for _ in range(MR)]
+            splat = ir.Constant(ir.VectorType(i32, W), [0] * W)
+            with cgutils.for_range(builder, kc_) as loop:              # for p in range(kc):
+                p = loop.index
+                brow = builder.bitcast(builder.gep(b0, [builder.mul(p, ldb)]), vecp)
+                bv = [builder.load(builder.gep(brow, [ir.Constant(i64, v)]), align=size) for v in range(NV)]
+                acol = builder.gep(a, [builder.add(ao_, builder.mul(p, ir.Constant(i64, MR)))])
+                for i in range(MR):                                    # rank-1 update
+                    x = builder.load(builder.gep(acol, [ir.Constant(i64, i)]))
+                    x = builder.insert_element(ir.Constant(vec, None), x, ir.Constant(i32, 0))
+                    x = builder.shuffle_vector(x, ir.Constant(vec, None), splat)   # broadcast A[i, p]
+                    for v in range(NV):
+                        builder.store(builder.call(fma, [x, bv[v], builder.load(acc[i][v])]), acc[i][v])
+            for i in range(MR):                                        # D's rows += the tile
+                crow = builder.bitcast(builder.gep(c0, [builder.mul(ldd, ir.Constant(i64, i))]), vecp)
+                for v in range(NV):
+                    q = builder.gep(crow, [ir.Constant(i64, v)])
+                    builder.store(builder.fadd(builder.load(q, align=size), builder.load(acc[i][v])), q,
+                                  align=size)
+        return sig, codegen
+    return tile

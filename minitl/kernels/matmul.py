@@ -26,8 +26,8 @@ the one OpenBLAS and BLIS use.  Sizes below are for float32 (float64: NR=16).
 
   Numba has no SIMD vector type and LLVM did not keep such a tile in
   registers from scalar code (it vectorized along p and spilled), so
-  ``_tile`` is written as a Numba ``@intrinsic``: ~30 lines that emit the
-  LLVM IR (``<16 x float>`` loads, splats and ``llvm.fma``) directly.
+  ``_tile`` is a Numba ``@intrinsic`` (``_jit.make_tile``): ~40 lines that
+  emit the LLVM IR (``<16 x float>`` loads, splats and ``llvm.fma``) directly.
   ``_tile_py`` is the same step in numpy; it runs under NUMBA_DISABLE_JIT=1.
 * **packing**: B is copied once into micro-panels of NR columns, each stored
   k-major (``Bp[p*NR + j]``) so the micro-kernel reads it as one contiguous
@@ -37,8 +37,8 @@ the one OpenBLAS and BLIS use.  Sizes below are for float32 (float64: NR=16).
   tile ``Ct`` and only the valid part is added into C).
 * **cache blocks**: the reduction axis is cut into blocks of ``KB``=128: one
   B micro-panel (KB x NR, 16 KiB) stays in L1 while the task's A block
-  (MB x KB = 132 x 128, 66 KiB) streams past it from L2.  The C tile is
-  prefetched when a tile starts, and B's panels start on 64-byte boundaries.
+  (MB x KB = 132 x 128, 66 KiB) streams past it from L2.  B's
+  panels start on 64-byte boundaries.
 * **threads**: ``prange`` over (batch, k-block) to pack B, then over
   (batch, block of MB rows): every task owns whole rows of C.
 
@@ -50,10 +50,9 @@ BLAS (call overhead, packing cost, padded edges): see ``dispatch.CROSSOVER``.
 """
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit, prange
+
+from ._jit import make_tile
 
 MR = 12       # rows of the register tile
 NV = 2        # SIMD vectors (64 bytes each) per tile row: NR = NV * 64 / itemsize = 32 float32
@@ -62,64 +61,13 @@ NB = 32       # NR for float32, the width of a B micro-panel (for tests straddli
 MB_MAX = 132  # rows of C per task (11 panels of MR): its packed A block (MB x KB, 66 KiB) stays in L2
 
 
-@intrinsic
-def _tile(typingctx, kc, Ap, ao, Bp, D, ci, cj):
-    """D[ci:ci+MR, cj:cj+NR] += Ap[ao:].reshape(kc, MR).T @ Bp.reshape(kc, NR), in registers.
-
-    Ap, Bp: 1-D packed panels; D: 2-D with contiguous rows (C[b] or the scratch tile).
-    """
-    sig = types.void(kc, Ap, ao, Bp, D, ci, cj)
-
-    def codegen(context, builder, signature, args):
-        kc_, Ap_, ao_, Bp_, D_, ci_, cj_ = args
-        elt = context.get_data_type(signature.args[1].dtype)       # float or double
-        size = context.get_abi_sizeof(elt)
-        W = 64 // size                                              # lanes in a 512-bit vector
-        vec, i64 = ir.VectorType(elt, W), ir.IntType(64)
-        vecp = vec.as_pointer()
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
-                                             f"llvm.fma.v{W}f{8 * size}")
-        a = context.make_array(signature.args[1])(context, builder, Ap_).data
-        b = context.make_array(signature.args[3])(context, builder, Bp_).data
-        d = context.make_array(signature.args[4])(context, builder, D_)
-        row = builder.sdiv(builder.extract_value(d.strides, 0), ir.Constant(i64, size))  # D's row stride
-        c0 = builder.gep(d.data, [builder.add(builder.mul(ci_, row), cj_)])
-        # the MR x NV accumulators: stack slots that LLVM promotes to registers
-        acc = [[cgutils.alloca_once_value(builder, ir.Constant(vec, [0.0] * W)) for _ in range(NV)]
-               for _ in range(MR)]
-        splat = ir.Constant(ir.VectorType(ir.IntType(32), W), [0] * W)
-        # ask for the C tile now, so its lines are in L1 when the loop ends
-        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-        prefetch = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-                                                  "llvm.prefetch.p0i8")
-        for i in range(MR):
-            crow = builder.bitcast(builder.gep(c0, [builder.mul(row, ir.Constant(i64, i))]), vecp)
-            for v in range(NV):
-                builder.call(prefetch, [builder.bitcast(builder.gep(crow, [ir.Constant(i64, v)]), i8p),
-                                        ir.Constant(i32, 1), ir.Constant(i32, 3), ir.Constant(i32, 1)])
-        with cgutils.for_range(builder, kc_) as loop:                 # for p in range(kc):
-            p = loop.index
-            brow = builder.bitcast(builder.gep(b, [builder.mul(p, ir.Constant(i64, NV * W))]), vecp)
-            bv = [builder.load(builder.gep(brow, [ir.Constant(i64, v)]), align=size) for v in range(NV)]
-            acol = builder.gep(a, [builder.add(ao_, builder.mul(p, ir.Constant(i64, MR)))])
-            for i in range(MR):                                       # rank-1 update
-                x = builder.load(builder.gep(acol, [ir.Constant(i64, i)]))
-                x = builder.insert_element(ir.Constant(vec, None), x, ir.Constant(ir.IntType(32), 0))
-                x = builder.shuffle_vector(x, ir.Constant(vec, None), splat)   # broadcast A[i, p]
-                for v in range(NV):
-                    builder.store(builder.call(fma, [x, bv[v], builder.load(acc[i][v])]), acc[i][v])
-        for i in range(MR):                                           # D's rows += the tile
-            crow = builder.bitcast(builder.gep(c0, [builder.mul(row, ir.Constant(i64, i))]), vecp)
-            for v in range(NV):
-                q = builder.gep(crow, [ir.Constant(i64, v)])
-                builder.store(builder.fadd(builder.load(q, align=size), builder.load(acc[i][v])), q, align=size)
-    return sig, codegen
+_tile = make_tile(MR, NV)   # the register-tile micro-kernel, emitted as LLVM IR: see _jit.py
 
 
-def _tile_py(kc, Ap, ao, Bp, D, ci, cj):
+def _tile_py(kc, Ap, ao, Bp, bo, D, ci, cj):
     """What ``_tile`` computes, in numpy (the micro-kernel under NUMBA_DISABLE_JIT=1)."""
-    nr = Bp.size // kc
-    D[ci:ci + MR, cj:cj + nr] += Ap[ao:ao + kc * MR].reshape(kc, MR).T @ Bp.reshape(kc, nr)
+    nr = NV * 64 // Bp.itemsize
+    D[ci:ci + MR, cj:cj + nr] += Ap[ao:ao + kc * MR].reshape(kc, MR).T @ Bp[:kc, bo:bo + nr]
 
 
 tile = _tile_py if numba.config.DISABLE_JIT else _tile
@@ -191,14 +139,14 @@ def _matmul_gebp(A, B, C, MB):
                 j0 = jp * NR
                 nr = min(NR, N - j0)
                 o = ((b * nkb + kb) * nbp + jp) * KB * NR
-                Bv = Bp[o:o + kc * NR]
+                Bv = Bp[o:o + kc * NR].reshape((kc, NR))
                 for ip in range(npan):        # ... times every A micro-panel of the task (L2)
                     i0 = r0 + ip * MR
                     if i0 + MR <= r1 and nr == NR:
-                        tile(kc, Ap, ip * kc * MR, Bv, C[b], i0, j0)
+                        tile(kc, Ap, ip * kc * MR, Bv, 0, C[b], i0, j0)
                     else:
                         Ct[:] = 0
-                        tile(kc, Ap, ip * kc * MR, Bv, Ct, 0, 0)
+                        tile(kc, Ap, ip * kc * MR, Bv, 0, Ct, 0, 0)
                         for i in range(min(MR, r1 - i0)):
                             for j in range(nr):
                                 C[b, i0 + i, j0 + j] += Ct[i, j]
