@@ -108,23 +108,24 @@ def wide_vectors(width=16):
 
 
 def make_tile(MR, NV):
-    """A register-tile micro-kernel: ``tile(kc, Ap, ao, B, bo, D, ci, cj)`` does
+    """A register-tile micro-kernel: ``tile(kc, A, B, bo, D, ci, cj)`` does
 
-        D[ci:ci+MR, cj:cj+NR] += Ap[ao:ao+kc*MR].reshape(kc, MR).T @ B[:kc, bo:bo+NR]
+        D[ci:ci+MR, cj:cj+NR] += A[:MR, :kc] @ B[:kc, bo:bo+NR]
 
-    with NR = NV vectors of 64 bytes (NV * 16 float32, NV * 8 float64).  Ap is
-    1-D, packed k-major (Ap[ao + p*MR + i] = A[i, p]); B and D are 2-D with
+    with NR = NV vectors of 64 bytes (NV * 16 float32, NV * 8 float64).  A is
+    2-D with any strides (its values are broadcast one at a time: a packed
+    k-major panel viewed transposed, or plain rows); B and D are 2-D with
     contiguous rows (any row stride).  The MR x NV accumulator vectors stay in
     AVX-512 registers for the whole loop over p (MR * NV <= 28 leaves room for
     B's vectors and the broadcast); each step is one rank-1 update.  Numba has
     no SIMD type and LLVM does not build this from scalar code, hence the IR.
     """
     @intrinsic
-    def tile(typingctx, kc, Ap, ao, B, bo, D, ci, cj):
-        sig = types.void(kc, Ap, ao, B, bo, D, ci, cj)
+    def tile(typingctx, kc, A, B, bo, D, ci, cj):
+        sig = types.void(kc, A, B, bo, D, ci, cj)
 
         def codegen(context, builder, signature, args):
-            kc_, Ap_, ao_, B_, bo_, D_, ci_, cj_ = args
+            kc_, A_, B_, bo_, D_, ci_, cj_ = args
             elt = context.get_data_type(signature.args[1].dtype)     # float or double
             size = context.get_abi_sizeof(elt)
             W = 64 // size                                            # lanes per 512-bit vector
@@ -132,9 +133,15 @@ def make_tile(MR, NV):
             vecp = vec.as_pointer()
             fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
                                                  f"llvm.fma.v{W}f{8 * size}")
-            a = context.make_array(signature.args[1])(context, builder, Ap_).data
-            barr = context.make_array(signature.args[3])(context, builder, B_)
-            darr = context.make_array(signature.args[5])(context, builder, D_)
+            aarr = context.make_array(signature.args[1])(context, builder, A_)
+            barr = context.make_array(signature.args[2])(context, builder, B_)
+            darr = context.make_array(signature.args[4])(context, builder, D_)
+            lai = builder.sdiv(builder.extract_value(aarr.strides, 0), ir.Constant(i64, size))
+            lap = builder.sdiv(builder.extract_value(aarr.strides, 1), ir.Constant(i64, size))
+            if signature.args[1].layout == "F":       # a packed panel: A[i+1, p] is the next value,
+                lai = ir.Constant(i64, 1)             # so the MR addresses are constant offsets
+            elif signature.args[1].layout == "C":
+                lap = ir.Constant(i64, 1)
             ldb = builder.sdiv(builder.extract_value(barr.strides, 0), ir.Constant(i64, size))
             ldd = builder.sdiv(builder.extract_value(darr.strides, 0), ir.Constant(i64, size))
             b0 = builder.gep(barr.data, [bo_])
@@ -147,9 +154,9 @@ def make_tile(MR, NV):
                 p = loop.index
                 brow = builder.bitcast(builder.gep(b0, [builder.mul(p, ldb)]), vecp)
                 bv = [builder.load(builder.gep(brow, [ir.Constant(i64, v)]), align=size) for v in range(NV)]
-                acol = builder.gep(a, [builder.add(ao_, builder.mul(p, ir.Constant(i64, MR)))])
+                acol = builder.gep(aarr.data, [builder.mul(p, lap)])
                 for i in range(MR):                                    # rank-1 update
-                    x = builder.load(builder.gep(acol, [ir.Constant(i64, i)]))
+                    x = builder.load(builder.gep(acol, [builder.mul(lai, ir.Constant(i64, i))]))
                     x = builder.insert_element(ir.Constant(vec, None), x, ir.Constant(i32, 0))
                     x = builder.shuffle_vector(x, ir.Constant(vec, None), splat)   # broadcast A[i, p]
                     for v in range(NV):

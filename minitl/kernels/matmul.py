@@ -64,10 +64,10 @@ MB_MAX = 132  # rows of C per task (11 panels of MR): its packed A block (MB x K
 _tile = make_tile(MR, NV)   # the register-tile micro-kernel, emitted as LLVM IR: see _jit.py
 
 
-def _tile_py(kc, Ap, ao, Bp, bo, D, ci, cj):
+def _tile_py(kc, A, B, bo, D, ci, cj):
     """What ``_tile`` computes, in numpy (the micro-kernel under NUMBA_DISABLE_JIT=1)."""
-    nr = NV * 64 // Bp.itemsize
-    D[ci:ci + MR, cj:cj + nr] += Ap[ao:ao + kc * MR].reshape(kc, MR).T @ Bp[:kc, bo:bo + nr]
+    nr = NV * 64 // B.itemsize
+    D[ci:ci + MR, cj:cj + nr] += A[:MR, :kc] @ B[:kc, bo:bo + nr]
 
 
 tile = _tile_py if numba.config.DISABLE_JIT else _tile
@@ -135,6 +135,7 @@ def _matmul_gebp(A, B, C, MB):
                     for p in range(kc):
                         for i in range(MR):
                             Ap[o + p * MR + i] = A[b, ra + i, k0 + p] if ra + i < r1 else 0
+            Ap3 = Ap[:npan * kc * MR].reshape((npan, kc, MR))   # Ap3[ip].T: panel ip as an (MR, kc) view
             for jp in range(nbp):             # one B micro-panel (L1) ...
                 j0 = jp * NR
                 nr = min(NR, N - j0)
@@ -142,11 +143,12 @@ def _matmul_gebp(A, B, C, MB):
                 Bv = Bp[o:o + kc * NR].reshape((kc, NR))
                 for ip in range(npan):        # ... times every A micro-panel of the task (L2)
                     i0 = r0 + ip * MR
+                    Av = Ap3[ip].T
                     if i0 + MR <= r1 and nr == NR:
-                        tile(kc, Ap, ip * kc * MR, Bv, 0, C[b], i0, j0)
+                        tile(kc, Av, Bv, 0, C[b], i0, j0)
                     else:
                         Ct[:] = 0
-                        tile(kc, Ap, ip * kc * MR, Bv, 0, Ct, 0, 0)
+                        tile(kc, Av, Bv, 0, Ct, 0, 0)
                         for i in range(min(MR, r1 - i0)):
                             for j in range(nr):
                                 C[b, i0 + i, j0 + j] += Ct[i, j]
