@@ -178,6 +178,13 @@ def pretrain(args):
     else:
         model = BERT(BERTConfig.from_preset(args.preset, vocab_size=tok.vocab_size))
         T = model.config.block_size
+        # Start the MLM head at the unigram model: bias = log p(token).  An output bias
+        # moves only ~lr per step, so from zero it needs thousands of steps to learn
+        # the 10-nat spread of log-frequencies; measured here: 7.45 vs 7.61 MLM loss
+        # after 100 steps.  (On --resume the checkpoint's weights replace this.)
+        counts = unigram_counts(train_ids, tok.vocab_size)
+        counts[list(SPECIAL_IDS)] = 0
+        model.mlm_bias.data = np.log((counts + 1) / (counts + 1).sum()).astype(np.float32)
         fixed = mlm_eval_batches(tok, val_ids, T, seed=1234, limit=400)
 
         def get_batch(step):
