@@ -22,11 +22,14 @@ if MATMUL not in MODES:
     raise ValueError(f"MINITL_MATMUL={MATMUL!r}: expected one of {MODES}")
 
 # Measured with benchmarks/bench_kernels.py (the crossover sweep, 1 thread, CPU
-# time; numpy's OpenBLAS running its SkylakeX kernel, AVX-512): BLAS was faster
-# at every shape, from 2.5x at 256x256 to 6x at 32x32 and for the thin batched
-# products of attention ((64,256,32) @ (64,32,256): 4x).  So ``auto`` keeps BLAS
-# unless the per-matrix work is inside this window, and the window is empty
-# (min > max): "never the kernel" on this machine.  Where numpy's BLAS is slow
+# time; numpy's OpenBLAS running its SkylakeX kernel, AVX-512).  With the packed
+# GEBP kernel BLAS is still faster at every shape, but by less (two --quick
+# runs): numpy/kernel 0.12 at 32x32 (call overhead), 0.43-0.57 at 128^3,
+# 0.65-0.78 at 256^3, 0.76-0.88 for (512,128)@(128,512) and (2048,128)@(128,384),
+# 0.68-0.73 for the thin batched products of attention ((64,256,32) @
+# (64,32,256)), 0.84-0.9 at 512^3 and 1024^3.
+# So ``auto`` keeps BLAS unless the per-matrix work is inside this window, and
+# the window is empty (min > max): "never the kernel" on this machine.  Where numpy's BLAS is slow
 # (OPENBLAS_CORETYPE=Haswell, or a reference BLAS), set a window from the sweep,
 # or MINITL_MATMUL=numba.
 CROSSOVER = {"min_flops": float("inf"), "max_flops": 0.0}
