@@ -82,6 +82,9 @@ def test_keyboard_interrupt_checkpoints_and_resume_matches(tmp_path):
 
 
 def test_sigint_finishes_the_step_then_stops(tmp_path):
+    # Start from Python's usual Ctrl-C handler: under nohup or in CI, SIGINT may arrive ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+
     def loss_then_signal(model, batch):
         if tr.step == 2:
             os.kill(os.getpid(), signal.SIGINT)   # a real Ctrl-C, in the middle of step 3
@@ -90,7 +93,10 @@ def test_sigint_finishes_the_step_then_stops(tmp_path):
     tr.fit()
     assert tr.interrupted and tr.step == 3
     assert os.path.exists(tmp_path / "sig" / "checkpoint" / "optimizer.safetensors")
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    try:
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored after fit
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class NaNGrad(Function):
