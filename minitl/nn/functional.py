@@ -54,7 +54,16 @@ def gelu(x):
 
 
 def linear(x, weight, bias=None):
-    """y = x @ weight^T + bias, with weight (out, in) as in PyTorch: (..., in) -> (..., out)."""
+    """y = x @ weight^T + bias, with weight (out, in) as in PyTorch: (..., in) -> (..., out).
+
+    A (B, T, in) input is flattened to (B*T, in) first: one 2-D BLAS call instead
+    of B small ones, and the weight's gradient comes out as one (in, B*T) @ (B*T, out)
+    product instead of B products summed afterwards.
+    """
+    if x.ndim > 2:
+        lead = x.shape[:-1]
+        y = linear(x.reshape(-1, x.shape[-1]), weight, bias)   # (B*T, out)
+        return y.reshape(*lead, weight.shape[0])              # (B, T, out)
     y = x @ weight.T
     return y + bias if bias is not None else y
 
