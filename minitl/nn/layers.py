@@ -161,7 +161,21 @@ def _index(i, n, what):
     return i % n
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: children in order, len(), iteration, append."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class Sequential(_ModuleSequence):
     """y = m_k(...m_2(m_1(x))).  ``Sequential(a, b)`` names children "0", "1";
     ``Sequential(OrderedDict(name=module))`` keeps the names.  Indexable, sliceable, len()."""
 
@@ -180,23 +194,13 @@ class Sequential(Module):
             return Sequential(OrderedDict(items[idx]))
         return items[_index(idx, len(items), "Sequential")][1]
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
     def forward(self, x):
         for m in self:
             x = m(x)
         return x
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of Modules whose parameters are registered (a plain list's would be invisible)."""
 
     def __init__(self, modules=None):
@@ -212,16 +216,6 @@ class ModuleList(Module):
 
     def __setitem__(self, idx, module):
         self.add_module(str(_index(idx, len(self), "ModuleList")), module)
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         for m in modules:
