@@ -2,47 +2,19 @@
 and served from 127.0.0.1, so the real download -> verify -> parse -> cache path runs."""
 import dataclasses
 import hashlib
-import io
-import tarfile
-import zipfile
 
 import pytest
 
 import minitl.data as data
 from minitl.data import canonical
 from minitl.data.fetch import ChecksumError, OfflineError
-from test_fetch import LocalServer, closed_port_url
-
-
-@pytest.fixture
-def server():
-    s = LocalServer()
-    yield s
-    s.close()
+from test_fetch import _tar_gz, _zip, closed_port_url, server  # noqa: F401  (server is a fixture)
 
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("MINITL_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
-
-
-def _zip(members):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, body in members.items():
-            zf.writestr(name, body)
-    return buf.getvalue()
-
-
-def _tar_gz(members):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        for name, body in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(body)
-            tf.addfile(info, io.BytesIO(body))
-    return buf.getvalue()
 
 
 SST2 = _zip({
