@@ -30,7 +30,7 @@ for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MK
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from _common import emit  # noqa: E402  (also puts the repository on sys.path)
 
 CONFIG = dict(n_layer=4, n_head=4, d_model=128, block_size=64, vocab_size=8192, batch_size=32,
               mask_fraction=0.15, lr=1e-3, threads=THREADS)
@@ -255,7 +255,7 @@ def main():
               f"{(results[f'{kind}_speedup_vs_torch'] or 0):>9.2f}")
     print(f"peak RSS (GPT): minitl {results['gpt_peak_rss_mb']} MB, torch {results['torch_gpt_peak_rss_mb']} MB")
     config = {**CONFIG, "rounds": rounds, "steps_per_round": steps, "torch": have_torch}
-    print(json.dumps({"benchmark": "train_step", "config": config, "results": results}))
+    emit("train_step", config, results)
 
 
 if __name__ == "__main__":
