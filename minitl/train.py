@@ -61,6 +61,14 @@ class TrainConfig:
     desc: str = "train"
 
 
+# TrainConfig fields that shape the lr schedule or the update: a resume must not change them.
+SCHEDULE_KEYS = ("steps", "lr", "warmup_steps", "min_lr_ratio", "weight_decay", "betas", "grad_clip")
+
+
+def _norm(v):
+    return list(v) if isinstance(v, tuple) else v
+
+
 def default_optimizer(model, cfg):
     """AdamW with two groups: weight decay on matrices (ndim >= 2), none on vectors."""
     params = list(model.parameters())
@@ -79,13 +87,29 @@ def batch_tokens(batch):
 
 
 class Trainer:
-    """See the module docstring.  ``history`` keeps every logged record."""
+    """See the module docstring.  ``history`` keeps every logged record.
+
+    Args:
+        optimizer: by default AdamW built from ``config`` (lr, weight_decay, betas).
+            When you pass your own (e.g. discriminative per-group learning rates),
+            its groups' lr and weight decay are the ones used, and ``config.lr`` /
+            ``config.weight_decay`` are ignored -- ``fit()`` prints the groups so
+            that is never silent.
+        schedule: a callable step -> lr multiplier applied to every group's base lr
+            (default: warmup + cosine from ``config``).
+        before_step: ``before_step(trainer, step)`` runs before each step's forward
+            (and so also right after a resume); a strategy such as gradual
+            unfreezing sets ``requires_grad`` there from the step alone, which keeps
+            resume exact.
+    """
 
     def __init__(self, model, loss_fn, get_batch, config=None, out_dir=None, eval_fn=None,
-                 optimizer=None, schedule=None, tokens_fn=batch_tokens):
+                 optimizer=None, schedule=None, tokens_fn=batch_tokens, before_step=None):
         self.model, self.loss_fn, self.get_batch = model, loss_fn, get_batch
         self.cfg = config or TrainConfig()
         self.out_dir, self.eval_fn, self.tokens_fn = out_dir, eval_fn, tokens_fn
+        self.before_step = before_step
+        self.custom_optimizer = optimizer is not None
         self.optimizer = optimizer or default_optimizer(model, self.cfg)
         warm = min(self.cfg.warmup_steps, self.cfg.steps)
         self.scheduler = LRScheduler(self.optimizer, schedule or WarmupCosine(
@@ -102,11 +126,18 @@ class Trainer:
         cfg = self.cfg
         if resume:
             self.load_checkpoint()
-        print(f"{self.cfg.desc}: {param_summary(self.optimizer)}; steps {self.step} -> {cfg.steps}")
+        if self.before_step is not None:
+            self.before_step(self, self.step)
+        print(f"{self.cfg.desc}: {param_summary(self.model)}; steps {self.step} -> {cfg.steps}")
+        if self.custom_optimizer:
+            groups = "; ".join(f"group {i}: {len(g['params'])} tensors, lr {g.get('initial_lr', g['lr']):.3g}, "
+                               f"weight decay {g.get('weight_decay', 0):.3g}"
+                               for i, g in enumerate(self.optimizer.param_groups))
+            print(f"{self.cfg.desc}: the optimizer's own groups set lr and weight decay ({groups})")
         bar = Progress(total=cfg.steps, desc=cfg.desc, unit="step", disable=not cfg.progress)
         bar.n = self.step
         old_handler = self._install_sigint()
-        params = [p for p in self.model.parameters()]
+        params = list(self.model.parameters())
         t0, tokens, loss_sum, n_loss = time.perf_counter(), 0, 0.0, 0
         deadline = time.perf_counter() + 60 * cfg.max_minutes if cfg.max_minutes else float("inf")
         try:
@@ -127,8 +158,11 @@ class Trainer:
                 loss_sum, n_loss = loss_sum + loss, n_loss + 1
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     dt = time.perf_counter() - t0
-                    rec = {"step": self.step, "loss": loss_sum / n_loss, "lr": self.scheduler.get_last_lr()[0],
+                    lrs = self.scheduler.get_last_lr()
+                    rec = {"step": self.step, "loss": loss_sum / n_loss, "lr": lrs[-1],
                            "grad_norm": norm, "tokens_per_s": tokens / dt if dt > 0 else 0.0}
+                    if len(lrs) > 1:
+                        rec["lrs"] = lrs          # one per parameter group, input side first
                     self._log(rec)
                     bar.set_postfix(loss=f"{rec['loss']:.3f}", tok_s=f"{rec['tokens_per_s']:.0f}")
                     t0, tokens, loss_sum, n_loss = time.perf_counter(), 0, 0.0, 0
@@ -156,18 +190,23 @@ class Trainer:
         return self.history
 
     def _forward_backward(self, params):
+        if self.before_step is not None and self.step:
+            self.before_step(self, self.step)
         batch = self.get_batch(self.step)
         self._last_tokens = self.tokens_fn(batch)
+        # train() on the model: a model may keep its frozen parts in eval mode
+        # (SequenceClassifier does), so this is the model's decision, not ours.
         self.model.train()
-        self.optimizer.zero_grad()
+        for p in params:                 # every parameter, not only the optimizer's:
+            p.grad = None                # a gradient that is never cleared would pile up
         loss = self.loss_fn(self.model, batch)
         loss.backward()
         value = float(loss.data)
+        trainable = [p for p in params if p.requires_grad and p.grad is not None]
         if self.cfg.grad_clip:
-            norm = clip_grad_norm_(params, self.cfg.grad_clip)
+            norm = clip_grad_norm_(trainable, self.cfg.grad_clip)
         else:
-            norm = float(np.sqrt(sum(float(np.sum(p.grad.astype(np.float64) ** 2))
-                                     for p in params if p.grad is not None)))
+            norm = float(np.sqrt(sum(float(np.sum(p.grad.astype(np.float64) ** 2)) for p in trainable)))
         if not (np.isfinite(value) and np.isfinite(norm)):
             raise NonFiniteError(self._non_finite_message(value))
         return value, float(norm)
@@ -253,14 +292,34 @@ class Trainer:
         self.model.load_state_dict(weights)
         self.optimizer.load_state_dict(
             checkpoint.load_optimizer_state(os.path.join(self.checkpoint_dir, "optimizer.safetensors")))
+        self.step = int(trainer["step"])
+        saved, now = trainer.get("config", {}), asdict(self.cfg)
+        changed = [f"{k} {saved[k]!r} -> {now[k]!r}" for k in SCHEDULE_KEYS
+                   if k in saved and _norm(saved[k]) != _norm(now[k])]
+        if changed:
+            # The lr schedule (warmup, cosine length, peak) is a function of these:
+            # resuming with others would silently reshape the rest of the run.
+            raise ValueError(f"resume: {self.checkpoint_dir} was trained with other settings "
+                             f"({'; '.join(changed)}); resume with the original ones or start a new run")
         self.scheduler.load_state_dict(trainer["scheduler"])
         mrandom.set_state(trainer["rng_state"])
-        self.step = int(trainer["step"])
-        if self.step > self.cfg.steps:
-            raise ValueError(f"resume: checkpoint {self.checkpoint_dir} is at step {self.step}, "
-                             f"past the requested {self.cfg.steps} steps")
+        self._truncate_metrics(self.step)
         print(f"{self.cfg.desc}: resumed from {self.checkpoint_dir} at step {self.step}")
         return self.step
+
+    def _truncate_metrics(self, step):
+        """Drop metrics.jsonl records past ``step``: the resumed run will log those steps again."""
+        path = os.path.join(self.out_dir, "metrics.jsonl")
+        if not os.path.exists(path):
+            return
+        with open(path, encoding="utf-8") as f:
+            lines = [ln for ln in f if ln.strip()]
+        keep = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
+        if len(keep) != len(lines):
+            tmp = path + ".tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.writelines(keep)
+            os.replace(tmp, path)
 
 
 def train(model, loss_fn, get_batch, out_dir=None, eval_fn=None, resume=False, **config):

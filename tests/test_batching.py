@@ -125,3 +125,15 @@ def test_classification_batches_reproducible_and_unshuffled(tok):
     assert c == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     with pytest.raises(ValueError, match="10 texts but 3 labels"):
         ClassificationBatches(texts, [0, 1, 0], tok)
+
+
+def test_classification_get_batch_is_a_function_of_the_step(tok):
+    texts = [f"the cat {i}" for i in range(10)]
+    batches = ClassificationBatches(texts, list(range(10)), tok, batch_size=4, seed=7)
+    iterated = [y.tolist() for _ in range(2) for _, _, y in batches]          # two epochs
+    minitl.manual_seed(123)                 # the global generator plays no part any more
+    indexed = [batches.get_batch(s)[2].tolist() for s in range(6)]
+    assert indexed == iterated
+    assert sorted(sum(indexed[:3], [])) == list(range(10)) and indexed[:3] != indexed[3:]
+    again = ClassificationBatches(texts, list(range(10)), tok, batch_size=4, seed=7)
+    assert again.get_batch(4)[2].tolist() == iterated[4]                      # mid-epoch, fresh object

@@ -48,18 +48,50 @@ def run_straight(tmp_path, steps):
     return model
 
 
+def stop_at(k):
+    def get(step):
+        if step == k:
+            raise KeyboardInterrupt     # as Ctrl-C before step k's update: k steps are done
+        return get_batch(step)
+    return get
+
+
 def test_resume_is_identical_to_an_uninterrupted_run(tmp_path):
     full = run_straight(tmp_path, 10)
-    # 4 steps, stop; then a fresh process-like start (new model, new optimizer) resumes to 10
+    # the same 10-step run stopped after 4 steps (past the 3 warmup steps), then a fresh
+    # process-like start (new model, new optimizer, another global seed) resumes it
     a = make_model()
-    Trainer(a, gpt_loss, get_batch, config(4), out_dir=str(tmp_path / "split")).fit()
+    Trainer(a, gpt_loss, stop_at(4), config(10), out_dir=str(tmp_path / "split")).fit()
     minitl.manual_seed(999)  # whatever the generator holds now must not matter
     b = make_model()
     minitl.manual_seed(999)
     Trainer(b, gpt_loss, get_batch, config(10), out_dir=str(tmp_path / "split")).fit(resume=True)
     assert weight_bytes(b) == weight_bytes(full)
-    # and the resumed run really continued (it did not just retrain from scratch or stop)
+    # and the resumed run really continued: after 4 of 10 steps the weights were not yet there
     assert weight_bytes(a) != weight_bytes(full)
+
+
+def test_resume_refuses_another_schedule(tmp_path):
+    out = str(tmp_path / "run")
+    Trainer(make_model(), gpt_loss, stop_at(4), config(10), out_dir=out).fit()
+    with pytest.raises(ValueError, match=r"steps 10 -> 12"):
+        Trainer(make_model(), gpt_loss, get_batch, config(12), out_dir=out).fit(resume=True)
+
+
+def test_resume_drops_metrics_logged_after_the_checkpoint(tmp_path):
+    out = str(tmp_path / "run")
+    cfg = config(10, ckpt_every=4)
+    Trainer(make_model(), gpt_loss, stop_at(7), cfg, out_dir=out).fit()
+    # the interrupt wrote a checkpoint at step 7; pretend the kill came after step 6's log
+    # but before that checkpoint, as a real kill would: put the step-4 checkpoint back
+    Trainer(make_model(), gpt_loss, stop_at(4), cfg, out_dir=str(tmp_path / "ck4")).fit()
+    import shutil
+    shutil.rmtree(os.path.join(out, "checkpoint"))
+    shutil.copytree(str(tmp_path / "ck4" / "checkpoint"), os.path.join(out, "checkpoint"))
+    Trainer(make_model(), gpt_loss, get_batch, cfg, out_dir=out).fit(resume=True)
+    with open(os.path.join(out, "metrics.jsonl")) as f:
+        steps = [json.loads(line)["step"] for line in f if "loss" in json.loads(line)]
+    assert steps == sorted(set(steps)) == [2, 4, 6, 8, 10]
 
 
 def test_keyboard_interrupt_checkpoints_and_resume_matches(tmp_path):

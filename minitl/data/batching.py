@@ -104,33 +104,55 @@ class ClassificationBatches:
         for epoch in range(3):
             for ids, mask, y in batches:      # a fresh order every epoch
                 ...
+        ids, mask, y = batches.get_batch(step)  # the same batches, indexed by the global step
 
     Texts are encoded once (``[CLS] text [SEP]`` with ``add_special_tokens``,
     truncated to ``max_length``); each batch is padded to its own longest row.
     ``ids`` int64 (B, T), ``mask`` bool (B, T) True on real tokens, ``labels`` int64 (B,).
+
+    The order of epoch ``e`` is a permutation drawn from its own generator seeded
+    with ``(seed, e)``, so batch ``step`` is a pure function of ``step``: this is
+    what lets the Trainer resume a fine-tune exactly in the middle of an epoch.
+    ``seed`` defaults to one draw from ``generator`` (or ``minitl.random.rng()``)
+    at construction; nothing is drawn after that.
     """
 
     def __init__(self, texts, labels, tokenizer, batch_size=32, max_length=128, shuffle=True,
-                 generator=None, add_special_tokens=True, drop_last=False):
+                 generator=None, add_special_tokens=True, drop_last=False, seed=None):
         if labels is not None and len(labels) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+        if batch_size < 1:
+            raise ValueError(f"ClassificationBatches: batch_size must be >= 1, got {batch_size}")
         self.seqs, _ = tokenizer.encode_batch(list(texts), max_length=max_length, padding=False,
                                               add_special_tokens=add_special_tokens)
         self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
         self.pad_id = tokenizer.pad_id
-        self.batch_size, self.shuffle, self.generator, self.drop_last = batch_size, shuffle, generator, drop_last
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
+        self.seed = int(_gen(generator).integers(2 ** 62)) if seed is None else int(seed)
+        self._epoch = 0
+        if len(self) == 0:
+            raise ValueError(f"ClassificationBatches: {len(self.seqs)} texts make no batch of "
+                             f"{batch_size} (drop_last={drop_last})")
 
     def __len__(self):
         n, b = len(self.seqs), self.batch_size
         return n // b if self.drop_last else -(-n // b)
 
+    def epoch_order(self, epoch):
+        """The example order of epoch ``epoch``: (N,) int."""
+        n = len(self.seqs)
+        return np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
+
+    def get_batch(self, step):
+        """Batch ``step`` of the endless sequence epoch 0, epoch 1, ...: (ids, mask, labels)."""
+        epoch, i = divmod(int(step), len(self))
+        idx = self.epoch_order(epoch)[i * self.batch_size:(i + 1) * self.batch_size]
+        return self.collate(idx)
+
     def __iter__(self):
-        order = _gen(self.generator).permutation(len(self.seqs)) if self.shuffle else np.arange(len(self.seqs))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
-            if self.drop_last and len(idx) < self.batch_size:
-                return
-            yield self.collate(idx)
+        epoch, self._epoch = self._epoch, self._epoch + 1
+        for i in range(len(self)):
+            yield self.get_batch(epoch * len(self) + i)
 
     def collate(self, idx):
         width = max(len(self.seqs[i]) for i in idx)
