@@ -12,3 +12,22 @@ from minitl.tensor import Tensor, tensor
 from minitl import ops  # noqa: F401  (attaches the operator methods to Tensor)
 from minitl.ops import zeros, ones, zeros_like, ones_like, randn, rand, arange, cat, stack, where  # noqa: F401
 from minitl.serialization import save, load, CheckpointError  # noqa: F401
+
+# PyTorch's shape: after ``import minitl``, ``minitl.nn``, ``minitl.nn.functional`` and
+# ``minitl.optim`` are there (cheap: ops already imported numba and compile nothing yet).
+from minitl import nn, optim  # noqa: F401,E402
+
+# ``minitl.data`` (and ``models``, ``text``) import on first touch: data's fetcher pulls in
+# urllib/ssl (~20 ms), which ``import minitl`` should not pay for a script that never loads a dataset.
+_LAZY_SUBMODULES = ("data", "models", "text")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+        return importlib.import_module(f"minitl.{name}")
+    raise AttributeError(f"module 'minitl' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
