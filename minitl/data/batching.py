@@ -119,14 +119,17 @@ class ClassificationBatches:
 
     def __init__(self, texts, labels, tokenizer, batch_size=32, max_length=128, shuffle=True,
                  generator=None, add_special_tokens=True, drop_last=False, seed=None):
-        if labels is not None and len(labels) != len(texts):
-            raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
-        if batch_size < 1:
-            raise ValueError(f"ClassificationBatches: batch_size must be >= 1, got {batch_size}")
         self.seqs, _ = tokenizer.encode_batch(list(texts), max_length=max_length, padding=False,
                                               add_special_tokens=add_special_tokens)
+        self._init(labels, tokenizer.pad_id, batch_size, shuffle, generator, drop_last, seed)
+
+    def _init(self, labels, pad_id, batch_size, shuffle, generator, drop_last, seed):
+        if labels is not None and len(labels) != len(self.seqs):
+            raise ValueError(f"{len(self.seqs)} texts but {len(labels)} labels")
+        if batch_size < 1:
+            raise ValueError(f"ClassificationBatches: batch_size must be >= 1, got {batch_size}")
         self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
-        self.pad_id = tokenizer.pad_id
+        self.pad_id = pad_id
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.seed = int(_gen(generator).integers(2 ** 62)) if seed is None else int(seed)
         self._epoch = 0
@@ -154,12 +157,28 @@ class ClassificationBatches:
         for i in range(len(self)):
             yield self.get_batch(epoch * len(self) + i)
 
+    @classmethod
+    def from_sequences(cls, seqs, labels, pad_id, batch_size=32, shuffle=True, generator=None,
+                       drop_last=False, seed=None):
+        """The same batches over texts already encoded to id lists (e.g. ``SequenceClassifier.encode``)."""
+        self = cls.__new__(cls)
+        self.seqs = [list(s) for s in seqs]
+        self._init(labels, pad_id, batch_size, shuffle, generator, drop_last, seed)
+        return self
+
     def collate(self, idx):
-        width = max(len(self.seqs[i]) for i in idx)
-        ids = np.full((len(idx), width), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(idx), width), dtype=bool)
-        for r, i in enumerate(idx):
-            ids[r, :len(self.seqs[i])] = self.seqs[i]
-            mask[r, :len(self.seqs[i])] = True
+        ids, mask = pad_sequences([self.seqs[i] for i in idx], self.pad_id)
         labels = None if self.labels is None else self.labels[idx]
         return ids, mask, labels
+
+
+def pad_sequences(seqs, pad_id):
+    """Ragged id lists -> (B, T) int64 ids right-padded with ``pad_id``, and a (B, T) bool
+    mask, True on real tokens.  T is the longest row (at least 1)."""
+    width = max([len(s) for s in seqs] + [1])
+    ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(seqs), width), dtype=bool)
+    for r, s in enumerate(seqs):
+        ids[r, :len(s)] = s
+        mask[r, :len(s)] = True
+    return ids, mask

@@ -23,7 +23,15 @@ import minitl
 from minitl import checkpoint
 from minitl.tensor import Tensor
 
-EMBEDDING_PREFIXES = ("wte.", "wpe.", "wtt.", "ln_emb.")
+def freeze_groups(groups, n):
+    """``requires_grad = False`` on the first ``n`` of ``groups`` [(name, [Parameter])], True on the rest.
+
+    Negative ``n`` counts from the end, as in fast.ai: ``-1`` leaves only the last group trainable.
+    """
+    n = n % len(groups) if n < 0 else min(n, len(groups))
+    for i, (_, params) in enumerate(groups):
+        for p in params:
+            p.requires_grad = i >= n
 
 
 class PretrainedMixin:
@@ -75,30 +83,42 @@ class PretrainedMixin:
         return self
 
     # -- layer groups, for transfer learning -------------------------------
+    # How texts are wrapped: BERT saw [CLS] text [SEP] in pretraining, GPT saw
+    # documents each preceded by <|endoftext|> (the one separator in its stream).
+    uses_special_tokens = False
+
+    def encoder_parts(self):
+        """The modules ``hidden()`` runs, by role: {"embeddings": [...], "blocks": [...], "final": [...]}.
+
+        Found from the module tree, not from parameter names: the embeddings are
+        this model's direct ``Embedding`` children, the blocks are ``self.blocks``,
+        the final part is ``self.ln_f``.  Anything else (an LM head, BERT's pooler)
+        is not part of the encoder.
+        """
+        from minitl.nn import Embedding
+        emb = [m for _, m in self.named_children() if isinstance(m, Embedding)]
+        return {"embeddings": emb, "blocks": list(self.blocks), "final": [self.ln_f]}
+
     def layer_groups(self):
-        """[(name, [Parameter])]: "embeddings", "blocks.0" ... "blocks.N-1", "head", input first."""
-        groups = {"embeddings": []}
-        groups.update({f"blocks.{i}": [] for i in range(len(self.blocks))})
-        groups["head"] = []
-        for name, p in self.named_parameters():
-            if name.startswith("blocks."):
-                groups[".".join(name.split(".")[:2])].append(p)
-            elif name.startswith(EMBEDDING_PREFIXES):
-                groups["embeddings"].append(p)
-            else:
-                groups["head"].append(p)
-        return list(groups.items())
+        """[(name, [Parameter])]: "embeddings", "blocks.0" ... "blocks.N-1", "head", input first.
+
+        "head" is everything above the blocks: the final layer norm and the
+        pretraining head (GPT's output layer is tied to the token embedding, so
+        it lives in "embeddings").
+        """
+        parts = self.encoder_parts()
+        groups = [("embeddings", [p for m in parts["embeddings"] for p in m.parameters()])]
+        groups += [(f"blocks.{i}", list(b.parameters())) for i, b in enumerate(parts["blocks"])]
+        seen = {id(p) for _, ps in groups for p in ps}
+        groups.append(("head", [p for p in self.parameters() if id(p) not in seen]))
+        return groups
 
     def freeze_to(self, n):
         """Freeze the first ``n`` layer groups, unfreeze the rest (fast.ai's ``freeze_to``).
 
         ``freeze_to(-1)`` trains only the head; ``freeze_to(0)`` trains everything.
         """
-        groups = self.layer_groups()
-        n = n % len(groups) if n < 0 else min(n, len(groups))
-        for i, (_, params) in enumerate(groups):
-            for p in params:
-                p.requires_grad = i >= n
+        freeze_groups(self.layer_groups(), n)
         return self
 
     # -- features for probes and transfer ----------------------------------
@@ -118,7 +138,7 @@ class PretrainedMixin:
         tok = tokenizer or self.tokenizer
         if tok is None:
             raise ValueError(f"{type(self).__name__}.encode_texts: no tokenizer")
-        specials = type(self).__name__ == "BERT"
+        specials = self.uses_special_tokens
         was_training = self.training
         self.eval()
         out = []

@@ -39,6 +39,7 @@ class BERTConfig(TransformerConfig):
 
 class BERT(PretrainedMixin, Module):
     config_class = BERTConfig
+    uses_special_tokens = True           # [CLS] text [SEP], as in pretraining
 
     def __init__(self, config):
         super().__init__()
