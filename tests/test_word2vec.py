@@ -10,7 +10,7 @@ import minitl
 from minitl.kernels import word2vec as K
 from minitl.models.keyedvectors import KeyedVectors
 from minitl.models.word2vec import (Word2Vec, Word2VecConfig, alias_table, cbow_loss, encode_corpus,
-                                    keep_probabilities, noise_distribution, sgns_loss)
+                                    keep_probabilities, load_vectors, noise_distribution, sgns_loss)
 from minitl.models.word2vec_eval import evaluate_analogies, evaluate_word_pairs, rankdata, spearman
 from minitl.text.words import WordVocab, tokenize
 
@@ -240,8 +240,12 @@ def test_checkpoint_round_trip(tmp_path):
     back = Word2Vec.load(tmp_path / "w2v")
     np.testing.assert_array_equal(back.syn0, m.syn0)
     assert back.vocab.itos == m.vocab.itos and back.config == m.config
-    kv = KeyedVectors.load(tmp_path / "w2v")
+    kv = load_vectors(tmp_path / "w2v")
     assert kv.most_similar("a1", topn=3) == m.wv.most_similar("a1", topn=3)
+    with pytest.raises(ValueError, match="word2vec checkpoint.*Word2Vec.load"):
+        KeyedVectors.load(tmp_path / "w2v")      # the lower layer does not know Word2Vec's format
+    m.wv.save(tmp_path / "kv")
+    assert load_vectors(tmp_path / "kv").index_to_key == m.wv.index_to_key
     txt = KeyedVectors.load_word2vec_format(tmp_path / "w2v" / "vectors.txt")
     np.testing.assert_allclose(txt.vectors, m.syn0[1:], rtol=1e-5, atol=1e-7)
 

@@ -97,9 +97,9 @@ def pretrain(args):
 
 
 def neighbors(args):
-    from minitl.models.keyedvectors import KeyedVectors
+    from minitl.models.word2vec import load_vectors
     try:
-        wv = KeyedVectors.load(args.dir)
+        wv = load_vectors(args.dir)
     except (FileNotFoundError, ValueError) as e:
         print(f"minitl neighbors: {e}", file=sys.stderr)
         return 2

@@ -168,17 +168,21 @@ class KeyedVectors:
 
     @classmethod
     def load(cls, directory):
-        """Load ``save``'s directory, or a word2vec checkpoint (its input vectors)."""
+        """Load ``save``'s directory.
+
+        A word2vec checkpoint is ``Word2Vec``'s to read (this file sits below it):
+        ``Word2Vec.load(dir).wv``, or ``minitl.models.word2vec.load_vectors(dir)`` for either kind.
+        """
         import json
         import os
         from minitl import checkpoint
         state, config, _ = checkpoint.load_dir(directory)
         if config.get("model") == "word2vec":
-            from minitl.models.word2vec import Word2Vec
-            return Word2Vec.load(directory).wv
+            raise ValueError(f"{directory} is a word2vec checkpoint: read its vectors with "
+                             "Word2Vec.load(dir).wv or minitl.models.word2vec.load_vectors(dir)")
         if config.get("model") != "keyedvectors":
             raise ValueError(f"{directory}: config.json says model={config.get('model')!r}; "
-                             "expected keyedvectors or word2vec")
+                             "expected keyedvectors")
         with open(os.path.join(directory, "words.json"), encoding="utf-8") as f:
             words = json.load(f)
         return cls(words["index_to_key"], state["vectors"], words.get("counts"))

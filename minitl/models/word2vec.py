@@ -328,3 +328,20 @@ class Word2Vec:
     def __repr__(self):
         v = len(self.vocab) if self.vocab else 0
         return f"Word2Vec({json.dumps(dataclasses.asdict(self.config))}, vocab={v})"
+
+
+def load_vectors(directory):
+    """KeyedVectors from a ``Word2Vec.save`` checkpoint (its input vectors) or a ``KeyedVectors.save`` one.
+
+    Args:
+        directory: a checkpoint directory whose config.json says model "word2vec" or "keyedvectors".
+    Returns:
+        KeyedVectors.
+    """
+    import os
+    cfg = os.path.join(directory, "config.json")
+    if os.path.exists(cfg):
+        with open(cfg, encoding="utf-8") as f:
+            if json.load(f).get("model") == "word2vec":
+                return Word2Vec.load(directory).wv
+    return KeyedVectors.load(directory)
