@@ -37,6 +37,10 @@ class Context:
     (e.g. which matmul kernel ran).
     """
 
+    versions = ()        # ((input index, its version when saved), ...): checked by backward
+    out_saved = False    # the op saved its own output array (checked against the output's version)
+    released = False     # backward ran and dropped ``saved`` (no retain_graph)
+
     def __init__(self, needs_input_grad):
         self.needs_input_grad = needs_input_grad
         self.saved = ()
@@ -73,29 +77,78 @@ class Function:
         needs = tuple([t.requires_grad for t in tensors])
         ctx = Context(needs)
         try:
-            out_data = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
+            out_data = cls.forward(ctx, *[t._data for t in tensors], **kwargs)
         except ShapeError:
             raise
         except ValueError as e:  # numpy's broadcasting/reshape errors: say which op and shapes
             shapes = " and ".join(str(t.shape) for t in tensors)
             raise ShapeError(f"{cls.__name__.lower()}: shapes {shapes}: {e}") from e
-        track = config.GRAD_ENABLED and True in needs
-        out = Tensor(out_data, requires_grad=track)
+        out = Tensor(out_data)
         out._op = cls.__name__
-        if track:
+        if config.GRAD_ENABLED and True in needs and out._data.dtype.kind in "fc":  # ints get no gradient
+            out.requires_grad = True
             out._ctx = ctx
             out._fn = cls
             out._parents = tensors
+            if ctx.saved:
+                _record_versions(ctx, tensors, out._data)
         if config.DEBUG:
             ins = ", ".join(f"{t.shape}" for t in tensors)
             note = f"  [{ctx.note}]" if ctx.note else ""
             print(f"[minitl] {cls.__name__:<20} {ins} -> {out.shape} {out.dtype}{note}")
-        if config.ANOMALY and np.issubdtype(out.dtype, np.floating) and not np.isfinite(out_data).all():
+        if config.ANOMALY and np.issubdtype(out.dtype, np.floating) and not np.isfinite(out._data).all():
             ins = ", ".join(f"{t.shape}" for t in tensors)
             raise FloatingPointError(
                 f"anomaly: op {cls.__name__} produced NaN/Inf in its output of shape "
                 f"{out.shape} (inputs {ins})")
         return out
+
+
+def _record_versions(ctx, tensors, out_data):
+    """Remember the version of every input (and whether the output) whose array ``ctx`` saved.
+
+    A saved array is an input's array, or a view of the same buffer (a reshape).
+    ``backward`` compares these with the versions then, as PyTorch's version counter does.
+    """
+    versions = []
+    for i, t in enumerate(tensors):
+        d = t._data
+        for s in ctx.saved:
+            if s is d:
+                versions.append((i, t._version))
+                break
+            b = getattr(s, "base", None)
+            if b is not None and (b is d or b is d.base):
+                versions.append((i, t._version))
+                break
+    ctx.versions = tuple(versions)
+    for s in ctx.saved:
+        if s is out_data:
+            ctx.out_saved = True
+            break
+
+
+def _check_saved(node):
+    """Raise if backward through ``node`` would use freed or since-modified arrays."""
+    ctx = node._ctx
+    if ctx.released:
+        raise RuntimeError(
+            f"backward(): trying to backward through the graph a second time (op {node._op}, "
+            f"output shape {node.shape}): the first backward() freed the arrays it saved. "
+            "Pass backward(retain_graph=True) the first time to backward twice, or redo the forward")
+    for i, v in ctx.versions:
+        t = node._parents[i]
+        if t._version != v:
+            raise RuntimeError(_modified_message(node, f"input {i}", t, v))
+    if ctx.out_saved and node._version != 0:
+        raise RuntimeError(_modified_message(node, "its output", node, 0))
+
+
+def _modified_message(node, which, t, expected):
+    return (f"backward(): one of the arrays needed for the gradient was modified in place: "
+            f"op {node._op} saved {which} (shape {t.shape}, {t.dtype}), which is now at version "
+            f"{t._version}, expected version {expected}. Change tensors in place only after "
+            "backward(), or make a new tensor instead (x = x * 2, not x.mul_(2) / x.data *= 2)")
 
 
 def _unbroadcast(grad, shape):
@@ -125,13 +178,25 @@ def _default_dtype(data):
     return arr.dtype
 
 
+def _float_only(t, what):
+    if t._data.dtype.kind not in "fc":
+        raise RuntimeError(f"{what}: only floating-point tensors can require gradients, "
+                           f"this one is {t._data.dtype} with shape {t.shape} (use .float() first)")
+
+
 class Tensor:
     """An n-dimensional array that can remember how it was made.
 
     Attributes:
-        data: the numpy array (writable; writing to it bypasses the tape).
+        data: the numpy array.  Assigning it (``t.data = a``, ``t.data -= lr * g``)
+            or an in-place method (``t[i] = v``, ``add_``, ``mul_``, ``zero_``,
+            ``fill_``, ``copy_``) bumps the tensor's version, so a backward that
+            needs the old values raises instead of giving wrong gradients.
+            Writing *into* the array (``t.data[0] = 1``, a Numba kernel) is the
+            untracked escape hatch, like PyTorch's ``.data``.
         grad: a numpy array of the same shape after ``backward``, else None.
-        requires_grad: whether gradients flow to (and are stored for) it.
+        requires_grad: whether gradients flow to (and are stored for) it; only
+            floating-point tensors may require gradients.
     """
 
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
@@ -140,21 +205,33 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         if dtype is None and type(data) is np.ndarray:  # the common case, kept fast: no copy, no conversion
-            self.data = data
+            self._data = data
         else:
-            self.data = np.asarray(data, dtype=dtype if dtype is not None else _default_dtype(data))
+            self._data = np.asarray(data, dtype=dtype if dtype is not None else _default_dtype(data))
+        self._version = 0
         self.grad = None
         self.requires_grad = bool(requires_grad)
+        if self.requires_grad:
+            _float_only(self, "Tensor(requires_grad=True)")
         self._ctx = None
         self._fn = None
         self._parents = ()
         self._op = "leaf"
 
+    @property
+    def data(self):
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = value if type(value) is np.ndarray else np.asarray(value)
+        self._version += 1
+
     # -- inspection -------------------------------------------------------
-    shape = property(lambda self: self.data.shape)
-    dtype = property(lambda self: self.data.dtype)
-    ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
+    shape = property(lambda self: self._data.shape)
+    dtype = property(lambda self: self._data.dtype)
+    ndim = property(lambda self: self._data.ndim)
+    size = property(lambda self: self._data.size)
     is_leaf = property(lambda self: self._fn is None)
 
     def numpy(self):
@@ -175,29 +252,72 @@ class Tensor:
         return Tensor(self.data, requires_grad=False)
 
     def requires_grad_(self, flag=True):
+        if flag:
+            _float_only(self, "requires_grad_()")
         self.requires_grad = bool(flag)
+        return self
+
+    # -- in-place changes: each bumps the version (see ``data``) -----------
+    def _inplace(self, what):
+        if config.GRAD_ENABLED and self.requires_grad:
+            raise RuntimeError(
+                f"{what}: in-place change of a tensor that requires grad (op {self._op}, shape "
+                f"{self.shape}) is not recorded on the tape; do it under minitl.no_grad(), "
+                "or compute a new tensor instead")
+        self._version += 1
+        return self._data
+
+    def __setitem__(self, key, value):
+        from minitl.ops.methods import _index_key  # (ops import this module)
+        self._inplace("x[...] = value")[_index_key(key)] = value.data if isinstance(value, Tensor) else value
+
+    def copy_(self, src):
+        np.copyto(self._inplace("copy_()"), src.data if isinstance(src, Tensor) else src, casting="same_kind")
+        return self
+
+    def fill_(self, value):
+        self._inplace("fill_()").fill(value)
+        return self
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def add_(self, other, alpha=1):
+        d = self._inplace("add_()")
+        d += (other.data if isinstance(other, Tensor) else np.asarray(other, d.dtype)) * alpha
+        return self
+
+    def mul_(self, other):
+        d = self._inplace("mul_()")
+        d *= other.data if isinstance(other, Tensor) else np.asarray(other, d.dtype)
         return self
 
     def zero_grad(self):
         self.grad = None
 
     # -- the backward pass ------------------------------------------------
-    def backward(self, gradient=None):
+    def backward(self, gradient=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
         Args:
             gradient: d(loss)/d(self); may be omitted only when self is a scalar.
+            retain_graph: keep the arrays the ops saved, so backward may run through
+                this graph again; by default they are freed, and a second backward
+                through the same ops is an error (as in PyTorch).
+        Raises:
+            RuntimeError for a second backward without ``retain_graph``, or when an
+            array an op saved was changed in place after the op ran (version counter).
         """
         if not self.requires_grad:
             raise RuntimeError(
                 f"backward(): this tensor (op {self._op}, shape {self.shape}) does not "
                 "require grad -- no input had requires_grad=True, or it was made under no_grad()")
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(
                     f"backward(): output of op {self._op} has shape {self.shape}; "
                     "a gradient can be implied only for a scalar -- pass backward(gradient=...)")
-            gradient = np.ones_like(self.data)
+            gradient = np.ones_like(self._data)
         gradient = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
                               dtype=self.dtype)
         if gradient.shape != self.shape:
@@ -219,6 +339,9 @@ class Tensor:
                 if p.requires_grad and id(p) not in seen:
                     stack.append((p, False))
 
+        for node in reversed(order):  # before any gradient is written: freed or modified arrays are errors
+            if node._fn is not None:
+                _check_saved(node)
         grads = {id(self): gradient}
         for node in reversed(order):
             g = grads.pop(id(node), None)
@@ -228,6 +351,8 @@ class Tensor:
                 node.grad = g.copy() if node.grad is None else node.grad + g
                 continue
             in_grads = node._fn.backward(node._ctx, g)
+            if not retain_graph:
+                node._ctx.saved, node._ctx.released = None, True
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             for parent, pg in zip(node._parents, in_grads):

@@ -102,3 +102,109 @@ def test_grad_check_names_input_and_element():
         grad_check(lambda x: _WrongGrad.apply(x), np.array([3.0, 4.0]))
     with pytest.raises(TypeError, match="float64"):
         grad_check(lambda x: x * 2, np.ones(2, dtype=np.float32))
+
+
+# -- misuse PyTorch refuses (issue 15, item 5) ------------------------------------------
+def test_second_backward_through_the_same_graph_is_an_error():
+    x = minitl.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match=r"second time \(op Sum.*retain_graph=True"):
+        y.backward()
+    assert x.grad.tolist() == [2.0, 4.0]  # not doubled, not half-added
+
+
+def test_retain_graph_keeps_the_second_backward_legal():
+    x = minitl.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad.tolist() == [4.0, 8.0]  # 2 * (2x), accumulated like PyTorch
+
+
+def test_backward_through_a_shared_part_already_freed_is_an_error():
+    x = minitl.tensor([3.0], requires_grad=True)
+    h = x * x
+    h.sum().backward()
+    with pytest.raises(RuntimeError, match=r"second time \(op Mul"):
+        (h * 2).sum().backward()
+    assert x.grad.tolist() == [6.0]  # checked before any gradient was written
+
+
+@pytest.mark.parametrize("change", ["setitem", "data_assign", "data_iadd", "mul_", "fill_"])
+def test_in_place_change_of_a_saved_input_is_caught(change):
+    w = minitl.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x = minitl.tensor([4.0, 5.0, 6.0])
+    y = (x * w).sum()  # Mul saved x: dy/dw = x
+    if change == "setitem":
+        x[0] = 100.0
+    elif change == "data_assign":
+        x.data = x.data * 2
+    elif change == "data_iadd":
+        x.data += 1
+    elif change == "mul_":
+        x.mul_(2)
+    else:
+        x.fill_(0)
+    with pytest.raises(RuntimeError, match=r"modified in place: op Mul saved input 0 \(shape \(3,\), "
+                                           r"float32\), which is now at version 1, expected version 0"):
+        y.backward()
+    assert w.grad is None
+
+
+def test_in_place_change_of_a_saved_output_is_caught():
+    x = minitl.tensor([0.5, 1.0], requires_grad=True)
+    y = x.exp()  # Exp saves its output
+    with minitl.no_grad():
+        y.mul_(3)
+    with pytest.raises(RuntimeError, match=r"op Exp saved its output .* version 1, expected version 0"):
+        y.sum().backward()
+
+
+def test_in_place_change_of_an_unsaved_input_is_fine():
+    # Add saves nothing, so (as in PyTorch) changing its input afterwards cannot corrupt a gradient
+    w = minitl.tensor([1.0, 2.0], requires_grad=True)
+    x = minitl.tensor([4.0, 5.0])
+    y = (x + w).sum()
+    x[0] = 7.0
+    y.backward()
+    assert w.grad.tolist() == [1.0, 1.0]
+
+
+def test_in_place_on_a_tensor_that_requires_grad_needs_no_grad():
+    w = minitl.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"add_\(\): in-place change of a tensor that requires grad"):
+        w.add_(1.0)
+    with minitl.no_grad():
+        w.add_(minitl.tensor([1.0, 1.0]), alpha=-0.5).mul_(2)
+    assert w.data.tolist() == [1.0, 3.0] and w._version == 2
+
+
+def test_optimizer_updates_after_backward_stay_legal():
+    # Optimizers update .data after backward, when the graph is spent: that is the normal loop.
+    w = minitl.nn.Parameter(np.array([1.0, -2.0]))
+    for opt in (minitl.optim.SGD([w], lr=0.1), minitl.optim.AdamW([w], lr=0.1)):
+        for _ in range(2):
+            opt.zero_grad()
+            (w * w).sum().backward()
+            opt.step()
+    assert np.all(np.abs(w.data) < [1.0, 2.0])
+    # ...but an SGD step between forward and backward changes a saved weight: caught.
+    opt = minitl.optim.SGD([w], lr=0.1)
+    loss = (w * w).sum()
+    opt.zero_grad()
+    w.grad = np.ones(2, np.float32)
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+def test_requires_grad_on_an_integer_tensor_is_an_error():
+    with pytest.raises(RuntimeError, match=r"only floating-point tensors can require gradients, this one is int64"):
+        minitl.tensor([1, 2, 3], requires_grad=True)
+    ids = minitl.tensor(np.array([1, 2], dtype=np.int32))
+    with pytest.raises(RuntimeError, match="int32 with shape \\(2,\\)"):
+        ids.requires_grad_()
+    ids.requires_grad_(False)  # turning it off is always fine
+    x = minitl.tensor([1.5, 2.5], requires_grad=True)
+    assert not x.long().requires_grad and x.float().requires_grad  # a cast to int leaves the tape
