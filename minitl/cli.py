@@ -15,6 +15,8 @@ COMMAND_MODULES = [
     "minitl.commands.datasets",
     "minitl.commands.word2vec",
     "minitl.commands.lm",
+    "minitl.commands.elmo",
+    "minitl.commands.export",
 ]
 
 
