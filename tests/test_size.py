@@ -20,7 +20,7 @@ def test_every_package_file_within_line_budget():
 
 
 def test_kernels_never_import_the_tensor_layer():
-    # STYLE.md #5: kernels see raw arrays only.
+    # kernels see raw arrays only (docs/ARCHITECTURE.md: the layers point down).
     for p in (PKG / "kernels").glob("*.py"):
         text = p.read_text(encoding="utf-8")
         assert "minitl.tensor" not in text and "from minitl import" not in text, p.name

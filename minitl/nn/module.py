@@ -15,7 +15,7 @@ path in definition order::
 
 Freezing is nothing but ``requires_grad``: ``freeze()`` sets it False on every
 parameter, the tape then records no graph for those weights, and the optimizers
-skip them (DESIGN.md: "freezing is only requires_grad").
+skip them.
 
 ``state_dict()`` returns *copies* of the arrays (PyTorch returns references).
 A learner who writes ``best = model.state_dict()`` and keeps training gets a
