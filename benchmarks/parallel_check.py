@@ -9,7 +9,7 @@ runs it once on small float32 inputs, and prints
 (the ``prange`` ones), what was fused or hoisted, and allocation hoisting.
 Then a one-line summary per kernel: parallel loops found, and whether the
 compiled code uses 512-bit (zmm), 256-bit (ymm) or only scalar floating
-point.  Last stdout line: one JSON object (benchmarks/_common.py).
+point (``NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=`` shows the AVX2 build).  Last stdout line: one JSON object (benchmarks/_common.py).
 """
 import argparse
 import contextlib
@@ -28,6 +28,7 @@ from numba import njit  # noqa: E402
 from minitl.kernels import matmul as MM, attention as AT, layernorm as LN, softmax_xent as SX  # noqa: E402
 from minitl.kernels import gelu as GE, embedding as EM, adamw as AW  # noqa: E402
 from minitl.kernels._jit import FASTMATH, wide_vectors  # noqa: E402
+from minitl.kernels import machine_info  # noqa: E402
 
 
 def _inputs():
@@ -85,8 +86,8 @@ def main():
     for name in names:
         fn, fastmath, inputs = table[name]
         kernel = njit(parallel=True, fastmath=fastmath)(fn)
-        if name == "matmul":                       # compiled as matmul.py does: 512-bit vectors
-            with wide_vectors(16):
+        if name == "matmul":                       # loop vectorizer at the machine's width (machine.py)
+            with wide_vectors():
                 kernel(*inputs)
         else:
             kernel(*inputs)
@@ -100,7 +101,8 @@ def main():
     print(f"\n{'kernel':<18} {'parallel loops':>14} {'zmm':>6} {'ymm':>6} {'scalar':>7}")
     for name, s in summary.items():
         print(f"{name:<18} {s['parallel_loops']:>14} {s['zmm_ops']:>6} {s['ymm_ops']:>6} {s['scalar_ops']:>7}")
-    emit("parallel_check", {"level": args.level}, summary)
+    info = machine_info()
+    emit("parallel_check", {"level": args.level, "simd": info["simd"], "matmul_tile": info["matmul_tile"]}, summary)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 from minitl.kernels import reference as R
 from minitl.kernels import matmul as MM, attention as AT, layernorm as LN
 from minitl.kernels import softmax_xent as SX, gelu as GE, embedding as EM, adamw as AW
-from minitl.kernels._jit import exp_inplace
+from minitl.kernels._jit import exp_inplace, make_tile
+from minitl.kernels import machine as MC, machine_info
 
 JIT_OFF = bool(numba.config.DISABLE_JIT)
 SMALL = 6 if JIT_OFF else 40           # largest side drawn
@@ -66,7 +67,7 @@ def test_matmul_and_its_backward_match_twin(dtype, M, K, N, nb, seed, la, lb):
 
 
 def test_matmul_blocks_and_tiles_exactly():
-    # sizes straddling the 4x4 tile, the NB column panel, the KB reduction block, MB rows per task
+    # sizes straddling the MR x NB tile, the NB column panel, the KB reduction block, MB rows per task
     for M, K, N in [(4, MM.KB + 3, MM.NB + 1), (9, 2 * MM.KB + 1, 2 * MM.NB + 3), (5, 1, 4),
                     (MM.MB_MAX + 5, 7, 9)]:
         if JIT_OFF and K > 64:
@@ -85,6 +86,52 @@ def test_rows_per_task_is_a_multiple_of_4_and_leaves_work_for_every_thread():
 def test_matmul_error_names_the_shapes():
     with pytest.raises(ValueError, match=r"\(2, 3\) @ \(4, 5\)"):
         MM.matmul(np.ones((2, 3)), np.ones((4, 5)))
+
+
+# -- the machine the tiles are shaped for ----------------------------------------
+
+def test_simd_width_comes_from_the_target_numba_compiles_for():
+    # explicit features win over the CPU name (NUMBA_CPU_NAME=haswell alone keeps the host's features)
+    assert MC._simd("x86_64", "haswell", {"avx512f": True, "avx2": True, "fma": True}) == ("avx512", 64)
+    assert MC._simd("x86_64", "znver4", {"avx512f": False, "avx2": True, "fma": True}) == ("avx2", 32)
+    assert MC._simd("x86_64", "haswell", {}) == ("avx2", 32)           # NUMBA_CPU_FEATURES= (empty)
+    assert MC._simd("x86_64", "skylake-avx512", {}) == ("avx512", 64)
+    assert MC._simd("x86_64", "x86-64", {}) == ("sse", 16)
+    assert MC._simd("aarch64", "neoverse-n1", {"avx512f": True}) == ("neon", 16)
+    assert MC._features_flags("+avx2,-avx512f,+fma") == {"avx2": True, "avx512f": False, "fma": True}
+
+
+def test_machine_info_tiles_fit_the_register_file():
+    info = machine_info()
+    mr, nr = info["matmul_tile"]
+    assert nr == info["matmul_vectors_per_row"] * info["float32_lanes"] == MM.NB
+    regs = 32 if info["simd"] == "avx512" else 16
+    assert mr * info["matmul_vectors_per_row"] + info["matmul_vectors_per_row"] + 1 <= regs
+    assert info["matmul_kb"] * nr * 4 <= info["l1d_bytes"] // 2 or info["matmul_kb"] == 64
+    assert MM.MB_MAX % MM.MR == 0 and MM.MB_MAX % 4 == 0
+    assert info["attention_tile"] == (AT.QB, AT.NV * AT.VB // 4) and AT.KBLK % info["attention_tile"][1] == 0
+
+
+@pytest.mark.skipif(JIT_OFF, reason="the tile is LLVM IR: nothing to test without the JIT")
+@pytest.mark.parametrize("vb,mr", [(16, 6), (32, 6), (64, 12)], ids=["16B-portable", "32B-avx2", "64B-avx512"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_register_tile_of_every_vector_width_matches_numpy(vb, mr, dtype):
+    # every width compiles and is right on this machine (LLVM splits or joins vectors as the CPU needs)
+    tile = make_tile(mr, 2, vb)
+    nr = 2 * vb // np.dtype(dtype).itemsize
+
+    @numba.njit
+    def run(kc, A, B, bo, D):
+        tile(kc, A, B, bo, D, 1, 2)
+
+    kc = 37
+    A = make((kc, mr), 0, 0, dtype).T                 # (mr, kc) with A[i+1, p] next in memory
+    B = make((kc, nr + 5), 1, 0, dtype)
+    D = make((mr + 3, nr + 4), 2, 0, dtype)
+    want = D.copy()
+    want[1:1 + mr, 2:2 + nr] += A @ B[:, 3:3 + nr]
+    run(kc, A, B, 3, D)
+    close(D, want, dtype, f"tile {mr}x{nr} ({vb}-byte vectors)")
 
 
 # -- attention ----------------------------------------------------------------
@@ -116,6 +163,37 @@ def test_attention_matches_twin(dtype, causal, B, nh, T, hs, seed, layout, padde
         close(got, want, dtype, f"attention d{name}")
     if padded:
         assert not out[0].any() and np.isneginf(lse[0]).all() and not grads[0][0].any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("causal", [False, True], ids=["bidirectional", "causal"])
+@SETTINGS
+@given(B=st.integers(1, 2), nh=st.integers(1, 3), T=sides, hs=st.integers(1, 9), seed=seeds,
+       p=st.sampled_from([0.1, 0.5, 0.9]), padded=st.booleans())
+def test_attention_with_dropout_matches_twin(dtype, causal, B, nh, T, hs, seed, p, padded):
+    q, k, v, g, mask = _attention_inputs(B, nh, T, hs, seed, 0, dtype, padded)
+    out, lse = AT.attention_fwd(q, k, v, causal, mask, p, seed)
+    r_out, r_lse = R.attention_ref(q, k, v, causal, mask, p, seed)
+    close(out, r_out, dtype, "attention+dropout out")
+    close(lse, r_lse, dtype, "attention+dropout lse")
+    grads = AT.attention_bwd(q, k, v, out, lse, g, causal, mask, p, seed)
+    for name, got, want in zip("qkv", grads, R.attention_bwd_ref(q, k, v, r_out, r_lse, g, causal, mask, p, seed)):
+        close(got, want, dtype, f"attention+dropout d{name}")
+
+
+def test_dropout_mask_keeps_1_minus_p_and_depends_on_the_seed():
+    a = R.dropout_keep_ref((2, 2, 64, 64), 1, 0.25)
+    assert set(np.unique(a)) == {0.0, 1 / 0.75}
+    assert abs((a > 0).mean() - 0.75) < 0.01                          # 16k draws: sd ~0.0034
+    assert ((a > 0) != (R.dropout_keep_ref((2, 2, 64, 64), 2, 0.25) > 0)).mean() > 0.3
+    with pytest.raises(ValueError, match=r"dropout_p must be in \[0, 1\), got 1.0"):
+        AT.attention_fwd(*(np.zeros((1, 1, 2, 2)),) * 3, dropout_p=1.0)
+    # the kernel's mask is the twin's: v = identity rows, so out[i] is row i of the dropped probabilities
+    T = 2 * AT.KBLK + 3 if not JIT_OFF else 9
+    v = np.zeros((1, 1, T, T)); v[0, 0] = np.eye(T)
+    q = np.zeros((1, 1, T, T))                        # all scores 0: p = 1/T everywhere
+    out, _ = AT.attention_fwd(q, q, v, False, None, 0.5, 99)
+    close(out * T, R.dropout_keep_ref((1, 1, T, T), 99, 0.5), np.float64, "dropped probabilities")
 
 
 def test_attention_spans_several_key_blocks():

@@ -9,6 +9,10 @@ the 2-core development machine, a GPT training step (4 layers, d_model 128,
 batch 32 x 64 tokens) went from 2.1 s to 1.3 s with nothing else changed
 (``OMP_WAIT_POLICY=PASSIVE`` gave the same gain).  Set
 ``NUMBA_THREADING_LAYER`` yourself to override this choice.
+
+Machine.  ``machine_info()`` (machine.py) is what the kernels detected once at
+import -- SIMD width (AVX-512, AVX2 or portable), cache sizes -- and the
+register-tile shapes and blocking they picked from it.
 """
 import os
 
@@ -16,3 +20,5 @@ import numba
 
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
+
+from .machine import machine_info  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""Shared pieces of the kernels: the fastmath flags and a vectorizable exp.
+"""Shared pieces of the kernels: the fastmath flags, a vectorizable exp, the dropout hash, the register tile.
 
 FASTMATH is Numba's ``fastmath=True`` minus ``ninf``: the attention kernels
 use -inf as "masked", so the compiler must not assume infinities away (they
@@ -70,13 +70,37 @@ def _row_max(s, n):
     return m
 
 
+U32 = np.uint64(0xFFFFFFFF)
+GOLD, MIX1, MIX2 = np.uint64(0x9E3779B1), np.uint64(0x85EBCA6B), np.uint64(0xC2B2AE35)
+SH16, SH13 = np.uint64(16), np.uint64(13)
+
+
+def _drop_row(mk, n, base, seed, thresh, inv):
+    """mk[:n] <- the dropout multipliers (inv or 0) of positions base.. (``reference.dropout_keep_ref``).
+
+    A hash of the position, not a random stream: the backward rebuilds the same mask.
+    Unsigned 64-bit arithmetic, reduced mod 2^32 after every step, as in the twin.
+    """
+    zero = mk.dtype.type(0)
+    for j in range(n):
+        h = ((base + np.uint64(j)) * GOLD + seed) & U32
+        h ^= h >> SH16
+        h = (h * MIX1) & U32
+        h ^= h >> SH13
+        h = (h * MIX2) & U32
+        h ^= h >> SH16
+        mk[j] = inv if h >= thresh else zero
+
+
 exp_inplace = njit(fastmath=FASTMATH, cache=True)(_exp_inplace)
+drop_row = njit(fastmath=FASTMATH, cache=True)(_drop_row)
 row_max = njit(fastmath=FASTMATH, cache=True)(_row_max)
 
 
 @contextlib.contextmanager
-def wide_vectors(width=16):
-    """Compile what runs inside with LLVM's loop vectorizer forced to ``width`` lanes.
+def wide_vectors(width=None):
+    """Compile what runs inside with LLVM's loop vectorizer forced to ``width`` lanes
+    (default: the machine's float32 lanes, ``machine.py``).
 
     LLVM's cost model for AVX-512 Xeons prefers 256-bit vectors ("prefer-256-bit":
     wide vectors can lower the clock), and Numba has no per-function switch.  For
@@ -88,6 +112,8 @@ def wide_vectors(width=16):
     dropped, everything else written to stderr meanwhile is passed on.
     """
     import llvmlite.binding as llvm
+    from .machine import INFO
+    width = INFO["float32_lanes"] if width is None else width
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as tmp:
@@ -107,19 +133,26 @@ def wide_vectors(width=16):
                 sys.stderr.write("".join(rest))
 
 
-def make_tile(MR, NV):
+def make_tile(MR, NV, VB=None):
     """A register-tile micro-kernel: ``tile(kc, A, B, bo, D, ci, cj)`` does
 
         D[ci:ci+MR, cj:cj+NR] += A[:MR, :kc] @ B[:kc, bo:bo+NR]
 
-    with NR = NV vectors of 64 bytes (NV * 16 float32, NV * 8 float64).  A is
-    2-D with any strides (its values are broadcast one at a time: a packed
-    k-major panel viewed transposed, or plain rows); B and D are 2-D with
-    contiguous rows (any row stride).  The MR x NV accumulator vectors stay in
-    AVX-512 registers for the whole loop over p (MR * NV <= 28 leaves room for
-    B's vectors and the broadcast); each step is one rank-1 update.  Numba has
-    no SIMD type and LLVM does not build this from scalar code, hence the IR.
+    with NR = NV vectors of VB bytes (default: the machine's, ``machine.py``;
+    64 on AVX-512 = 16 float32, 32 on AVX2 = 8 float32).  A is 2-D with any
+    strides (its values are broadcast one at a time: a packed k-major panel
+    viewed transposed, or plain rows); B and D are 2-D with contiguous rows
+    (any row stride).  The MR x NV accumulator vectors stay in registers for
+    the whole loop over p (the caller picks MR * NV to fit the register file
+    with room for B's vectors and the broadcast); each step is one rank-1
+    update.  Numba has no SIMD type and LLVM does not build this from scalar
+    code, hence the IR.  The IR is target-neutral (``<W x float>`` and
+    ``llvm.fmuladd``, a multiply-add fused where the target has FMA and a
+    multiply then an add where it has not): LLVM lowers it for x86, ARM or
+    anything else it targets.
     """
+    from .machine import VECTOR_BYTES
+    VB = VECTOR_BYTES if VB is None else VB
     @intrinsic
     def tile(typingctx, kc, A, B, bo, D, ci, cj):
         sig = types.void(kc, A, B, bo, D, ci, cj)
@@ -128,11 +161,11 @@ def make_tile(MR, NV):
             kc_, A_, B_, bo_, D_, ci_, cj_ = args
             elt = context.get_data_type(signature.args[1].dtype)     # float or double
             size = context.get_abi_sizeof(elt)
-            W = 64 // size                                            # lanes per 512-bit vector
+            W = VB // size                                            # lanes per SIMD vector
             vec, i64, i32 = ir.VectorType(elt, W), ir.IntType(64), ir.IntType(32)
             vecp = vec.as_pointer()
             fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
-                                                 f"llvm.fma.v{W}f{8 * size}")
+                                                 f"llvm.fmuladd.v{W}f{8 * size}")
             aarr = context.make_array(signature.args[1])(context, builder, A_)
             barr = context.make_array(signature.args[2])(context, builder, B_)
             darr = context.make_array(signature.args[4])(context, builder, D_)

@@ -22,37 +22,46 @@ query row that can see no key gets out = 0, lse = -inf and zero gradients.
 Query rows are padded to a multiple of QB by the wrappers (``_rows``).
 
 Four of the products run in a register tile (``_jit.make_tile``, the
-micro-kernel of matmul.py), sums held in AVX-512 registers instead of a load
+micro-kernel of matmul.py), sums held in SIMD registers instead of a load
 and a store of a score row per feature: the scores q.k (and dout.v in the
 backward), QB rows x NR keys summed over hs features; p.v in the forward and
 ds.k (dq) in the backward, QB rows x NR features summed over the keys.
 
+Dropout (``dropout_p`` > 0): the probabilities that multiply v are p * keep,
+keep = 0 or 1/(1-p), while l and lse stay undropped.  keep is not stored: it
+is a hash of (seed, position) (``_jit.drop_row``, twin
+``reference.dropout_keep_ref``), so the backward rebuilds the same mask
+block by block and memory stays O(T).
+
 Where it stands (B=16, nh=4, T=256, hs=32, causal, float32, 1 thread, CPU
-time): ~6.7x faster than the numpy composite, ~0.8x PyTorch's CPU
-flash-attention (was ~0.55x before the register tile).  Still done with
-plain loops: dv and dk in the backward (a load and a store of dv/dk rows per
-feature; the sum over the query rows is only QB=4 long, too short for the
-tile -- a larger query block, flash-attention-2 style, would fix that).
+time, PyTorch 2.13 SDPA fwd+bwd side by side): 1.08-1.31x PyTorch with the
+AVX-512 build, 0.96-1.13x with the AVX2 build; ~6.7x the numpy composite.
+Still done with plain loops: dv and dk in the backward (the sum over the
+query rows is only QB=4 long, too short for the tile -- a larger query
+block, flash-attention-2 style, would fix that).
 """
 import numba
 import numpy as np
 from numba import njit, prange
 
-from ._jit import FASTMATH, exp_inplace, make_tile, row_max
+from ._jit import FASTMATH, drop_row, exp_inplace, make_tile, row_max
+from .machine import VECTOR_BYTES
+from .reference import dropout_threshold
 
 KBLK = 256  # keys per block of the online softmax (a multiple of the tile's NR keys)
 QB = 4      # query rows per step: each k/v value loaded is used for 4 rows
 NEG_INF = -np.inf
-NV = 2      # scores q.k are computed QB rows x NV*16 keys (float32) at a time in AVX-512 registers
+NV = 2      # scores q.k are computed QB rows x NV vectors of keys at a time in SIMD registers:
+VB = VECTOR_BYTES   # 2 x 16 float32 keys with AVX-512, 2 x 8 with AVX2 (machine.py)
 
 
 def _tile_py(kc, A, B, bo, D, ci, cj):
     """What the register tile computes (see ``_jit.make_tile``), in numpy: for NUMBA_DISABLE_JIT=1."""
-    nr = NV * 64 // B.itemsize
+    nr = NV * VB // B.itemsize
     D[ci:ci + QB, cj:cj + nr] += A[:QB, :kc] @ B[:kc, bo:bo + nr]
 
 
-tile = _tile_py if numba.config.DISABLE_JIT else make_tile(QB, NV)
+tile = _tile_py if numba.config.DISABLE_JIT else make_tile(QB, NV, VB)
 
 
 def _scores(Qp, xT, j0, n, S):
@@ -65,7 +74,7 @@ def _scores(Qp, xT, j0, n, S):
     plain loops.
     """
     hs, T = xT.shape
-    NR = NV * 64 // xT.itemsize
+    NR = NV * VB // xT.itemsize
     zero = S.dtype.type(0)
     for r in range(QB):
         for j in range(n):
@@ -127,12 +136,12 @@ def _probs_block(s, n, j0, lim, kp, z, bits, bits_f, exact):
     exp_inplace(s, n, z, bits, bits_f, exact)
 
 
-def _attention_fwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse):
+def _attention_fwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse, seed, thresh, inv):
     BH, Tq, hs = q.shape                             # Tq = T rounded up to QB (extra rows: dummies)
     T = kT.shape[2]
     if Tq % QB != 0 or Tq < T:
         raise ValueError("attention kernel: query rows must be padded to a multiple of QB (use attention_fwd)")
-    NR = NV * 64 // q.itemsize                       # features per register tile
+    NR = NV * VB // q.itemsize                       # features per register tile
     hc = hs - hs % NR                                # features done by the tile
     zero = q.dtype.type(0)                           # float32 sums for float32 inputs (0.0 would
     for bh in prange(BH):                            # make every sum float64, at half the SIMD width)
@@ -144,6 +153,7 @@ def _attention_fwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse):
         o = np.zeros((QB, hs), dtype=q.dtype)        # running (unnormalized) output rows
         bits = np.empty(KBLK, dtype=np.int32)        # scratch of the vectorized exp
         bits_f = bits.view(np.float32)
+        mk = np.empty(KBLK, dtype=q.dtype)           # dropout multipliers of one row's block
         kp = keep[b]
         for i0 in range(0, Tq, QB):
             jend = min(i0 + QB, T) if causal else T
@@ -163,6 +173,11 @@ def _attention_fwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse):
                 l1 = l1 * a1 + t1
                 l2 = l2 * a2 + t2
                 l3 = l3 * a3 + t3
+                if thresh > 0:                       # dropout: l keeps the undropped sums, o gets p * keep
+                    for r in range(QB):
+                        drop_row(mk, n, np.uint64((((bh * T + i0 + r) * T + j0)) & 0xFFFFFFFF), seed, thresh, inv)
+                        for j in range(n):
+                            S[r, j] *= mk[j]
                 for c in range(hs):                  # o_r = o_r * alpha_r + p_r . v
                     o[0, c] *= a0
                     o[1, c] *= a1
@@ -194,9 +209,11 @@ def _attention_fwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse):
                     lse[bh, i0 + r] = NEG_INF
 
 
-def _attention_bwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse, dout, dq, dkT, dvT):
+def _attention_bwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse, dout, dq, dkT, dvT, seed, thresh,
+                   inv):
     # forward was: s = q k^T * scale (masked -inf);  p = exp(s - lse);  out = p v
     # so:          dv = p^T dout;  dp = dout v^T;  ds = p * (dp - D),  D[i] = dout[i] . out[i]
+    # (dropout: out = (p * keep) v, so dv = (p * keep)^T dout, dp = (dout v^T) * keep; D is unchanged)
     #              dq = ds k * scale;  dk = ds^T q * scale
     BH, Tq, hs = q.shape
     T = kT.shape[2]
@@ -204,7 +221,7 @@ def _attention_bwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse, dout, dq
         raise ValueError("attention kernel: query rows must be padded to a multiple of QB (use attention_bwd)")
     zero = q.dtype.type(0)
     one = q.dtype.type(1)
-    NR = NV * 64 // q.itemsize
+    NR = NV * VB // q.itemsize
     hc = hs - hs % NR
     for bh in prange(BH):                            # one thread owns dk, dv of its head: no races
         b = bh // nh
@@ -217,6 +234,7 @@ def _attention_bwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse, dout, dq
         Kr = np.ascontiguousarray(kT[bh].T)          # k as rows (T, hs): B of the ds.k tile
         bits = np.empty(KBLK, dtype=np.int32)
         bits_f = bits.view(np.float32)
+        Mk = np.empty((QB, KBLK), dtype=q.dtype)     # dropout multipliers of the QB rows' block
         kp = keep[b]
         for i0 in range(0, Tq, QB):
             D0 = D1 = D2 = D3 = zero
@@ -241,11 +259,20 @@ def _attention_bwd(q, kT, vT, keep, nh, causal, scale, exact, out, lse, dout, dq
                 probs_block(p1, n, j0, lim + 1, kp, lse[bh, i0 + 1], bits, bits_f, exact)
                 probs_block(p2, n, j0, lim + 2, kp, lse[bh, i0 + 2], bits, bits_f, exact)
                 probs_block(p3, n, j0, lim + 3, kp, lse[bh, i0 + 3], bits, bits_f, exact)
+                if thresh > 0:                       # dropout: dp *= keep (p itself after ds)
+                    for r in range(QB):
+                        drop_row(Mk[r], n, np.uint64((((bh * T + i0 + r) * T + j0)) & 0xFFFFFFFF), seed, thresh, inv)
+                        for j in range(n):
+                            Dp[r, j] *= Mk[r, j]
                 for j in range(n):                   # ds * scale, used by both dq and dk
                     d0[j] = p0[j] * (d0[j] - D0) * scale
                     d1[j] = p1[j] * (d1[j] - D1) * scale
                     d2[j] = p2[j] * (d2[j] - D2) * scale
                     d3[j] = p3[j] * (d3[j] - D3) * scale
+                if thresh > 0:                       # dv sums the dropped probabilities
+                    for r in range(QB):
+                        for j in range(n):
+                            P[r, j] *= Mk[r, j]
                 for c in range(hs):
                     g0 = dout[bh, i0, c]
                     g1 = dout[bh, i0 + 1, c]
@@ -305,19 +332,36 @@ def _prepare(q, k, v, key_padding_mask):
     return q3, kT, vT, keep, dt
 
 
-def attention_fwd(q, k, v, causal=False, key_padding_mask=None):
-    """(out (B, nh, T, hs), lse (B, nh, T)) -- same contract as ``reference.attention_ref``."""
+def _dropout_args(dropout_p, seed, dt):
+    """(seed, threshold, 1/(1-p)) for the kernels; threshold 0 = no dropout."""
+    if not 0.0 <= dropout_p < 1.0:
+        raise ValueError(f"attention: dropout_p must be in [0, 1), got {dropout_p}")
+    if dropout_p == 0.0:
+        return np.uint64(0), np.uint64(0), dt(1.0)
+    return (np.uint64(int(seed) & 0xFFFFFFFF), np.uint64(dropout_threshold(dropout_p)),
+            dt(1.0 / (1.0 - dropout_p)))
+
+
+def attention_fwd(q, k, v, causal=False, key_padding_mask=None, dropout_p=0.0, seed=0):
+    """(out (B, nh, T, hs), lse (B, nh, T)) -- same contract as ``reference.attention_ref``.
+
+    ``dropout_p`` > 0 drops attention probabilities with the mask hashed from ``seed``
+    (``reference.dropout_keep_ref``); pass the same seed to ``attention_bwd``.
+    """
     q3, kT, vT, keep, dt = _prepare(q, k, v, key_padding_mask)
+    drop = _dropout_args(dropout_p, seed, dt)
     B, nh, T, hs = q.shape
     out = np.empty_like(q3)
     lse = np.empty(q3.shape[:2], dtype=dt)
-    attention_fwd_kernel(q3, kT, vT, keep, nh, bool(causal), dt(1.0 / np.sqrt(hs)), dt == np.float64, out, lse)
+    attention_fwd_kernel(q3, kT, vT, keep, nh, bool(causal), dt(1.0 / np.sqrt(hs)), dt == np.float64, out, lse,
+                         *drop)
     return out[:, :T].reshape(q.shape), lse[:, :T].reshape(B, nh, T)
 
 
-def attention_bwd(q, k, v, out, lse, dout, causal=False, key_padding_mask=None):
+def attention_bwd(q, k, v, out, lse, dout, causal=False, key_padding_mask=None, dropout_p=0.0, seed=0):
     """(dq, dk, dv) from the forward's inputs, its out and lse, and d(loss)/d(out)."""
     q3, kT, vT, keep, dt = _prepare(q, k, v, key_padding_mask)
+    drop = _dropout_args(dropout_p, seed, dt)
     B, nh, T, hs = q.shape
     o3, g3 = _rows(out, dt), _rows(dout, dt)
     z = np.full(q3.shape[:2], -np.inf, dtype=dt)      # rows past T: lse -inf, so no gradient
@@ -326,7 +370,7 @@ def attention_bwd(q, k, v, out, lse, dout, causal=False, key_padding_mask=None):
     dkT = np.zeros_like(kT)
     dvT = np.zeros_like(vT)
     attention_bwd_kernel(q3, kT, vT, keep, nh, bool(causal), dt(1.0 / np.sqrt(hs)), dt == np.float64,
-                         o3, z, g3, dq, dkT, dvT)
+                         o3, z, g3, dq, dkT, dvT, *drop)
     return (dq[:, :T].reshape(q.shape), dkT.swapaxes(1, 2).reshape(q.shape),
             dvT.swapaxes(1, 2).reshape(q.shape))
 

@@ -9,15 +9,19 @@ products autograd needs are this one kernel on (copied) transposes:
               dB = A.T @ dC      (A.T copied contiguous)
 
 It is the GEBP ("general block times panel") layout of Goto & van de Geijn,
-the one OpenBLAS and BLIS use.  Sizes below are for float32 (float64: NR=16).
+the one OpenBLAS and BLIS use.  The tile and block sizes are picked from the
+machine at import (``machine.py``; ``minitl.kernels.machine_info()`` shows
+them).  Sizes below are float32 on AVX-512 [and on AVX2 in brackets].
 
-* **micro-kernel** (``_tile``): an MR x NR = 12 x 32 block of C lives in 24
-  AVX-512 registers (12 rows x 2 vectors of 16 floats) for a whole reduction
-  block.  Each step p is one rank-1 update: load 2 vectors of B's row p,
-  broadcast each of A's 12 values of column p, 24 fused multiply-adds.  No
-  horizontal sums, and 14 loads per 24 FMAs (the CPU does 2 loads and 2 FMAs
-  per cycle).  (Measured alone, 12x32 and 6x64 ran ~170 GFLOP/s on one core,
-  8x48 ~140, 4x96 ~130.)  Worked example, MR=2, NR=3, kc=2:
+* **micro-kernel** (``_tile``): an MR x NR = 12 x 32 [6 x 16] block of C
+  lives in 24 [12] vector registers (MR rows x 2 vectors of 16 [8] floats)
+  for a whole reduction block.  Each step p is one rank-1 update: load 2
+  vectors of B's row p, broadcast each of A's MR values of column p, 2 * MR
+  fused multiply-adds.  No horizontal sums.  AVX-512 has 32 registers, AVX2
+  16, hence two shapes: the 12 x 32 tile on AVX2 is 48 half-width registers
+  and spills (measured 0.24x BLAS; the 6 x 16 tile 0.7-0.95x).  (On AVX-512,
+  measured alone, 12x32 and 6x64 ran ~170 GFLOP/s on one core, 8x48 ~140,
+  4x96 ~130.)  Worked example, MR=2, NR=3, kc=2:
 
       Ap = [a00 a10 | a01 a11]          (A's 2x2 block, stored column by column)
       Bp = [b00 b01 b02 | b10 b11 b12]  (B's 2x3 block, stored row by row)
@@ -27,38 +31,50 @@ the one OpenBLAS and BLIS use.  Sizes below are for float32 (float64: NR=16).
   Numba has no SIMD vector type and LLVM did not keep such a tile in
   registers from scalar code (it vectorized along p and spilled), so
   ``_tile`` is a Numba ``@intrinsic`` (``_jit.make_tile``): ~40 lines that
-  emit the LLVM IR (``<16 x float>`` loads, splats and ``llvm.fma``) directly.
-  ``_tile_py`` is the same step in numpy; it runs under NUMBA_DISABLE_JIT=1.
+  emit target-neutral LLVM IR (``<16 x float>`` [``<8 x float>``] loads,
+  splats and ``llvm.fmuladd``) directly; other CPUs (SSE, ARM) get 16-byte
+  vectors and the 6-row tile.  ``_tile_py`` is the same step in numpy; it
+  runs under NUMBA_DISABLE_JIT=1.
 * **packing**: B is copied once into micro-panels of NR columns, each stored
   k-major (``Bp[p*NR + j]``) so the micro-kernel reads it as one contiguous
   stream; every task copies its MB rows of A into micro-panels of MR rows
   (``Ap[p*MR + i]``).  Packing also pads the edges with zeros, so the
   micro-kernel only ever sees whole tiles (edge tiles go through the scratch
   tile ``Ct`` and only the valid part is added into C).
-* **cache blocks**: the reduction axis is cut into blocks of ``KB``=128: one
-  B micro-panel (KB x NR, 16 KiB) stays in L1 while the task's A block
-  (MB x KB = 132 x 128, 66 KiB) streams past it from L2.  B's
-  panels start on 64-byte boundaries.
+* **cache blocks**: the reduction axis is cut into blocks of ``KB`` = 128
+  [256]: one B micro-panel (KB x NR, 16 KiB) stays in half of L1 while the
+  task's A block (MB x KB, at most a quarter of L2, MB <= 132) streams past
+  it from L2.  B's panels start on 64-byte boundaries.
 * **threads**: ``prange`` over (batch, k-block) to pack B, then over
   (batch, block of MB rows): every task owns whole rows of C.
 
-Where it stands (1 thread, CPU time, float32, vs numpy's OpenBLAS running its
-AVX-512 SkylakeX kernel): ~0.86x at n=512 and ~0.9x at n=1024 (was 0.5x /
-0.4x with a 4x4 dot-product tile): the micro-kernel runs ~130 GFLOP/s inside
-the product, OpenBLAS ~145-150.  Small and thin products still lose to
-BLAS (call overhead, packing cost, padded edges): see ``dispatch.CROSSOVER``.
+Where it stands (1 thread, CPU time, float32, n=512 / n=1024, ranges over
+repeated side-by-side runs on a shared 2-core AMD EPYC): vs numpy's OpenBLAS
+SkylakeX kernel, AVX-512 build 0.88-0.92x / 0.89-0.93x; vs OpenBLAS's Haswell
+kernel, AVX2 build (``NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=``) 0.72-0.89x
+/ 0.93-0.95x (the 12 x 32 tile there: 0.24x).  Small and thin products still
+lose to BLAS (call overhead, packing cost, padded edges): see
+``dispatch.CROSSOVER``.
 """
+import math
+
 import numba
 import numpy as np
 from numba import njit, prange
 
 from ._jit import make_tile
+from .machine import machine_info
 
-MR = 12       # rows of the register tile
-NV = 2        # SIMD vectors (64 bytes each) per tile row: NR = NV * 64 / itemsize = 32 float32
-KB = 128      # reduction block: a B micro-panel is KB x NR (16 KiB float32), in L1
-NB = 32       # NR for float32, the width of a B micro-panel (for tests straddling it)
-MB_MAX = 132  # rows of C per task (11 panels of MR): its packed A block (MB x KB, 66 KiB) stays in L2
+# The tile and blocking come from the machine (machine.py, detected once at import):
+# AVX-512: MR=12, NR=32, KB=128; AVX2: MR=6, NR=16, KB=256 (float32 NR; float64 NR is half).
+_M = machine_info()
+VB = _M["vector_bytes"]       # bytes per SIMD vector: 64 (AVX-512), 32 (AVX2), 16 (SSE, NEON, ...)
+MR = _M["matmul_tile"][0]     # rows of the register tile
+NV = _M["matmul_vectors_per_row"]   # SIMD vectors per tile row: NR = NV * VB / itemsize float32 columns
+KB = _M["matmul_kb"]          # reduction block: a B micro-panel is KB x NR (half of L1)
+NB = NV * VB // 4             # NR for float32, the width of a B micro-panel (for tests straddling it)
+MB_MAX = _M["matmul_mb_max"]  # rows of C per task: the packed A block (MB x KB) stays in L2
+ROW_STEP = MR * 4 // math.gcd(MR, 4)   # rows per task come in multiples of this
 
 
 _tile = make_tile(MR, NV)   # the register-tile micro-kernel, emitted as LLVM IR: see _jit.py
@@ -66,7 +82,7 @@ _tile = make_tile(MR, NV)   # the register-tile micro-kernel, emitted as LLVM IR
 
 def _tile_py(kc, A, B, bo, D, ci, cj):
     """What ``_tile`` computes, in numpy (the micro-kernel under NUMBA_DISABLE_JIT=1)."""
-    nr = NV * 64 // B.itemsize
+    nr = NV * VB // B.itemsize
     D[ci:ci + MR, cj:cj + nr] += A[:MR, :kc] @ B[:kc, bo:bo + nr]
 
 
@@ -109,7 +125,7 @@ def _matmul_gebp(A, B, C, MB):
     """
     nb, M, K = A.shape
     N = B.shape[2]
-    NR = NV * 64 // A.itemsize
+    NR = NV * VB // A.itemsize
     nkb = (K + KB - 1) // KB          # reduction blocks
     nbp = (N + NR - 1) // NR          # B micro-panels (the last one zero-padded)
     Bp = pack_b(B, nkb, nbp, NR)
@@ -160,7 +176,7 @@ def rows_per_task(nb, M, threads):
     want = -(-M * nb // (2 * threads))          # ceil(M * nb / (2 threads)) rows each
     mb = min(MB_MAX, max(4, -(-want // 4) * 4))
     if mb >= 4 * MR:                            # big blocks: whole MR-row panels (no padded panel)
-        mb = min(MB_MAX, -(-mb // MR) * MR)
+        mb = min(MB_MAX, -(-mb // ROW_STEP) * ROW_STEP)
     return mb
 
 

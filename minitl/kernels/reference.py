@@ -50,16 +50,44 @@ def _allowed(T, causal, key_padding_mask, B):
     return allowed
 
 
-def attention_ref(q, k, v, causal=False, key_padding_mask=None):
-    """out = softmax(q k^T / sqrt(hs), masked) v, and lse = log-sum-exp of each score row.
+def dropout_keep_ref(shape, seed, p):
+    """The attention-dropout multipliers (B, nh, T, T): 1/(1-p) where kept, 0 where dropped.
+
+    Not drawn from a generator but hashed from the position, so the forward and
+    the backward (and this twin) rebuild the same mask without storing it::
+
+        x = ((b*nh + h) * T + i) * T + j                      (mod 2^32)
+        h = fmix32((x * 0x9E3779B1 + seed) mod 2^32)           (MurmurHash3's finaliser)
+        keep = h >= p * 2^32
+    """
+    M = np.uint64(0xFFFFFFFF)
+    x = np.arange(int(np.prod(shape)), dtype=np.uint64).reshape(shape) & M
+    h = (x * np.uint64(0x9E3779B1) + np.uint64(seed & 0xFFFFFFFF)) & M
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x85EBCA6B)) & M
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(0xC2B2AE35)) & M
+    h ^= h >> np.uint64(16)
+    return np.where(h >= np.uint64(dropout_threshold(p)), 1.0 / (1.0 - p), 0.0)
+
+
+def dropout_threshold(p):
+    """p -> the 32-bit threshold under which a hashed position is dropped."""
+    return min(int(p * 2.0 ** 32), 2 ** 32 - 1)
+
+
+def attention_ref(q, k, v, causal=False, key_padding_mask=None, dropout_p=0.0, seed=0):
+    """out = dropout(softmax(q k^T / sqrt(hs), masked)) v, and lse = log-sum-exp of each score row.
 
     q, k, v (B, nh, T, hs); key_padding_mask (B, T) bool, True = a real token.
-    A row that may look at no key at all gets out = 0 and lse = -inf::
+    A row that may look at no key at all gets out = 0 and lse = -inf.  With
+    ``dropout_p`` > 0 each probability is multiplied by ``dropout_keep_ref``'s
+    entry for ``seed`` (lse is the undropped one)::
 
         for b, h, i:
             s[j] = q[b,h,i] . k[b,h,j] / sqrt(hs)   for every key j it may see
             lse[b,h,i] = log(sum_j exp(s[j]))
-            out[b,h,i] = sum_j exp(s[j] - lse) * v[b,h,j]
+            out[b,h,i] = sum_j exp(s[j] - lse) * keep[b,h,i,j] * v[b,h,j]
     """
     B, nh, T, hs = q.shape
     s = np.matmul(q, k.swapaxes(-1, -2)) / np.sqrt(hs)                 # (B, nh, T, T)
@@ -71,18 +99,21 @@ def attention_ref(q, k, v, causal=False, key_padding_mask=None):
     l = p.sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore"):
         lse = (m_safe + np.log(l))[..., 0]                              # -inf for an empty row
-    out = np.matmul(p / np.where(l > 0, l, 1.0), v)
+    p = p / np.where(l > 0, l, 1.0)
+    if dropout_p > 0.0:
+        p = p * dropout_keep_ref(p.shape, seed, dropout_p)
+    out = np.matmul(p, v)
     return out.astype(q.dtype), lse.astype(q.dtype)
 
 
-def attention_bwd_ref(q, k, v, out, lse, dout, causal=False, key_padding_mask=None):
-    """Gradients of attention, recomputing the probabilities from lse.
+def attention_bwd_ref(q, k, v, out, lse, dout, causal=False, key_padding_mask=None, dropout_p=0.0, seed=0):
+    """Gradients of attention, recomputing the probabilities (and the dropout mask) from lse (and seed).
 
-    forward was: p = exp(s - lse) (masked entries 0), out = p @ v, s = q k^T / sqrt(hs)
+    forward was: p = exp(s - lse) (masked entries 0), out = (p * keep) @ v, s = q k^T / sqrt(hs)
     so::
 
-        dv = p^T @ dout
-        dp = dout @ v^T
+        dv = (p * keep)^T @ dout
+        dp = (dout @ v^T) * keep
         ds = p * (dp - D),   D[i] = sum_j p[i,j] dp[i,j] = sum_c dout[i,c] out[i,c]
         dq = ds @ k / sqrt(hs);  dk = ds^T @ q / sqrt(hs)
     """
@@ -92,8 +123,9 @@ def attention_bwd_ref(q, k, v, out, lse, dout, causal=False, key_padding_mask=No
     allowed = np.broadcast_to(_allowed(T, causal, key_padding_mask, B), s.shape)
     lse_safe = np.where(np.isfinite(lse), lse, np.inf)[..., None]       # empty row -> p = 0
     p = np.where(allowed, np.exp(s - lse_safe), 0.0)
-    dv = np.matmul(p.swapaxes(-1, -2), dout)
-    dp = np.matmul(dout, v.swapaxes(-1, -2))
+    keep = dropout_keep_ref(p.shape, seed, dropout_p) if dropout_p > 0.0 else 1.0
+    dv = np.matmul((p * keep).swapaxes(-1, -2), dout)
+    dp = np.matmul(dout, v.swapaxes(-1, -2)) * keep
     D = (dout * out).sum(axis=-1, keepdims=True)
     ds = p * (dp - D)
     dq = np.matmul(ds, k) * scale
