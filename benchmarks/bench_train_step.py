@@ -30,6 +30,7 @@ for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MK
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # _common, also when loaded by a test
 from _common import emit  # noqa: E402  (also puts the repository on sys.path)
 
 CONFIG = dict(n_layer=4, n_head=4, d_model=128, block_size=64, vocab_size=8192, batch_size=32,

@@ -114,6 +114,71 @@ def test_attention_with_attn_mask_falls_back_to_composed():
     np.testing.assert_allclose(out.data, want.data, rtol=1e-12)
 
 
+# -- attention with dropout: one mask, hashed from a seed, in forward and backward ---------
+
+def _composed_attention_with_mask(q, k, v, keep, is_causal):
+    """The composed path with a given dropout mask (the oracle for the fused op's dropout)."""
+    from minitl.ops import Where
+    T, hs = q.shape[-2], q.shape[-1]
+    s = (q @ k.transpose(-2, -1)) * (1.0 / np.sqrt(hs))
+    if is_causal:
+        s = Where.apply(s, Tensor(np.asarray(-1e9, dtype=s.dtype)), cond=np.tril(np.ones((T, T), bool)))
+    return (s.softmax(-1) * Tensor(keep.astype(s.dtype))) @ v
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("causal", [False, True])
+def test_fused_attention_dropout_equals_composed_with_the_same_mask(backend, causal):
+    from minitl.kernels.reference import dropout_keep_ref
+    shape, p, seed = (2, 2, 9, 3), 0.4, 1234
+    xs = [_rand(shape, 20 + i) for i in range(3)]
+    keep = dropout_keep_ref(shape[:3] + (shape[2],), seed, p)
+    assert 0 < (keep == 0).mean() < 1                      # something was dropped, not everything
+
+    def fused_fn(q, k, v):
+        return fused.FusedAttention.apply(q, k, v, is_causal=causal, dropout_p=p, seed=seed)
+
+    def run(fn):
+        ts = [Tensor(x, requires_grad=True) for x in xs]
+        with config.backend(backend):
+            out = fn(*ts)
+        (out * Tensor(_rand(out.shape, 5))).sum().backward()
+        return out.data, [t.grad for t in ts]
+
+    (got, g_got) = run(fused_fn)
+    (want, g_want) = run(lambda q, k, v: _composed_attention_with_mask(q, k, v, keep, causal))
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12, err_msg="forward")
+    for i, (a, b) in enumerate(zip(g_got, g_want)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=f"grad of input {i}")
+    with config.backend(backend):
+        grad_check(fused_fn, *xs)
+
+
+def test_functional_attention_with_dropout_runs_fused_and_reproducibly():
+    import minitl
+    q = Tensor(_rand((2, 2, 16, 4), 0).astype(np.float32))
+
+    def run(seed):
+        minitl.manual_seed(seed)
+        return F.scaled_dot_product_attention(q, q, q, is_causal=True, dropout_p=0.5)
+
+    a, b, c = run(3), run(3), run(4)
+    assert a._op == "FusedAttention", f"dropout_p > 0 ran {a._op}, not the fused op"
+    np.testing.assert_array_equal(a.data, b.data)
+    assert not np.allclose(a.data, c.data)
+    no_drop = F.scaled_dot_product_attention(q, q, q, is_causal=True).data
+    assert not np.allclose(a.data, no_drop)
+
+
+def test_fused_ops_do_not_import_the_layer_above():
+    import ast
+    import inspect
+    tree = ast.parse(inspect.getsource(fused))
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert not [m for m in names if m.startswith("minitl.nn")], names
+
+
 def test_cross_entropy_all_ignored_is_zero_with_zero_grad():
     logits = Tensor(_rand((3, 4), 0), requires_grad=True)
     loss = F.cross_entropy(logits, np.array([-100, -100, -100]))

@@ -15,9 +15,10 @@ import numpy as np
 from minitl import config, random
 from minitl.tensor import Tensor, ShapeError
 from minitl.ops import Embedding, Where, Index
+from minitl.ops import fused as _fused_ops
 from minitl.ops.methods import as_array
 
-FUSED_IMPLS = {}  # name -> fused implementation, filled in by the kernels layer
+FUSED_IMPLS = dict(_fused_ops.FUSED)  # name -> fused implementation (minitl/ops/fused.py)
 
 
 def _fused(name):
@@ -148,11 +149,16 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, *, is_causal=False, ke
         dropout_p: dropout on the attention weights (training only, pass 0.0 in eval).
         scale: multiplies the scores; default 1/sqrt(hs).
     A query row that may attend to nothing (all keys padded) gives zeros, not NaN.
+
+    Self-attention shapes (q, k, v all (B, nh, T, hs)) with no ``attn_mask`` or
+    ``scale`` run the fused op (O(T) memory; with dropout, its mask is hashed
+    from a seed drawn from ``minitl.random``, so a different mask than this
+    composed path draws, equally reproducible); anything else is composed here.
     """
-    if dropout_p == 0.0 and scale is None:
-        impl = _fused("scaled_dot_product_attention")
-        if impl is not None:
-            return impl(q, k, v, attn_mask=attn_mask, is_causal=is_causal, key_padding_mask=key_padding_mask)
+    impl = _fused("scaled_dot_product_attention")
+    if (impl is not None and attn_mask is None and scale is None and 0.0 <= dropout_p < 1.0 and q.ndim == 4
+            and q.shape == k.shape == v.shape):
+        return impl(q, k, v, is_causal=is_causal, key_padding_mask=key_padding_mask, dropout_p=dropout_p)
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ShapeError(f"attention: q {q.shape}, k {k.shape}, v {v.shape}: need q (..., Tq, hs), "
                          "k (..., Tk, hs), v (..., Tk, hv)")

@@ -7,15 +7,17 @@ Numba kernels (``minitl.config.BACKEND == "numba"``) or on their numpy twins
 * ``FusedCrossEntropy``  -- log-softmax + pick + reduction, saving lse per row
 * ``FusedAttention``     -- scaled-dot-product attention, saving lse per row
 
-Importing this module registers them in ``minitl.nn.functional.FUSED_IMPLS``,
-so ``F.gelu``, ``F.layer_norm``, ``F.cross_entropy`` and
-``F.scaled_dot_product_attention`` use them while ``minitl.config.FUSED`` is
-on; ``with minitl.config.fused(False):`` gives the composed versions (the
-oracle these are tested against in ``tests/test_fused_ops.py``).
+``FUSED`` below maps the functional names to them.  This module does not
+import the layer above it: ``minitl.nn.functional`` reads ``FUSED`` into its
+``FUSED_IMPLS`` and decides, call by call, whether an input is one the fused
+op handles (``F.gelu``, ``F.layer_norm``, ``F.cross_entropy``,
+``F.scaled_dot_product_attention``, while ``minitl.config.FUSED`` is on);
+``with minitl.config.fused(False):`` gives the composed versions (the oracle
+these are tested against in ``tests/test_fused_ops.py``).
 """
 import numpy as np
 
-from minitl import config
+from minitl import config, random
 from minitl.tensor import Function, Tensor
 from minitl.kernels import reference as R
 from minitl.kernels import attention as _attention, layernorm as _layernorm
@@ -98,21 +100,27 @@ class FusedCrossEntropy(Function):
 
 
 class FusedAttention(Function):
-    """q, k, v (B, nh, T, hs); ``is_causal`` and ``key_padding_mask`` (B, T) bool are keywords."""
+    """q, k, v (B, nh, T, hs); ``is_causal``, ``key_padding_mask`` (B, T) bool, ``dropout_p``
+    and ``seed`` (of the dropout mask; default: drawn from ``minitl.random``) are keywords."""
 
     @staticmethod
-    def forward(ctx, q, k, v, is_causal=False, key_padding_mask=None):
-        out, lse = _pick(ctx, _attention.attention_fwd, R.attention_ref)(q, k, v, is_causal, key_padding_mask)
+    def forward(ctx, q, k, v, is_causal=False, key_padding_mask=None, dropout_p=0.0, seed=None):
+        if dropout_p > 0.0 and seed is None:
+            seed = random.next_seed()                               # reproducible under manual_seed
+        seed = 0 if seed is None else seed
+        fwd = _pick(ctx, _attention.attention_fwd, R.attention_ref)
+        out, lse = fwd(q, k, v, is_causal, key_padding_mask, dropout_p, seed)
         ctx.save_for_backward(q, k, v, out, lse)                    # lse (B, nh, T), not the T x T probs
-        ctx.causal, ctx.mask = is_causal, key_padding_mask
+        ctx.causal, ctx.mask, ctx.drop = is_causal, key_padding_mask, (dropout_p, seed)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        # forward was: out = softmax(q k^T / sqrt(hs), masked) v; backward recomputes p from lse
+        # forward was: out = (softmax(q k^T / sqrt(hs), masked) * keep) v; backward recomputes p from lse
+        # and keep from the seed (keep = 1 without dropout)
         q, k, v, out, lse = ctx.saved
         bwd = _attention.attention_bwd if ctx.use_kernel else R.attention_bwd_ref
-        return bwd(q, k, v, out, lse, grad, ctx.causal, ctx.mask)
+        return bwd(q, k, v, out, lse, grad, ctx.causal, ctx.mask, *ctx.drop)
 
 
 # -- the functional entry points registered in F.FUSED_IMPLS ---------------------
@@ -152,25 +160,16 @@ def cross_entropy(logits, target, ignore_index=-100, reduction="mean"):
                                    reduction=reduction)
 
 
-def scaled_dot_product_attention(q, k, v, attn_mask=None, is_causal=False, key_padding_mask=None):
-    """The fused kernel for (B, nh, T, hs) self-attention shapes; anything else is composed."""
-    if attn_mask is not None or q.ndim != 4 or not (q.shape == k.shape == v.shape):
-        import minitl.nn.functional as F
-        with config.fused(False):
-            return F.scaled_dot_product_attention(q, k, v, attn_mask, is_causal=is_causal,
-                                                  key_padding_mask=key_padding_mask)
+def scaled_dot_product_attention(q, k, v, is_causal=False, key_padding_mask=None, dropout_p=0.0):
+    """Self-attention on (B, nh, T, hs) q, k, v (the shapes ``F.scaled_dot_product_attention``
+    sends here; it composes everything else)."""
+    if q.ndim != 4 or not (q.shape == k.shape == v.shape):
+        raise ValueError(f"fused attention: q, k, v must share one (B, nh, T, hs) shape, got "
+                         f"{q.shape}, {k.shape}, {v.shape}")
     mask = None if key_padding_mask is None else _data(key_padding_mask).astype(bool)
-    return FusedAttention.apply(q, k, v, is_causal=bool(is_causal), key_padding_mask=mask)
+    return FusedAttention.apply(q, k, v, is_causal=bool(is_causal), key_padding_mask=mask,
+                                dropout_p=float(dropout_p))
 
 
 FUSED = {"gelu": gelu, "layer_norm": layer_norm, "cross_entropy": cross_entropy,
          "scaled_dot_product_attention": scaled_dot_product_attention}
-
-
-def register():
-    """Put the fused ops into ``minitl.nn.functional.FUSED_IMPLS`` (done on import)."""
-    import minitl.nn.functional as F
-    F.FUSED_IMPLS.update(FUSED)
-
-
-register()
