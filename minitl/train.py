@@ -130,10 +130,10 @@ class Trainer:
             self.before_step(self, self.step)
         print(f"{self.cfg.desc}: {param_summary(self.model)}; steps {self.step} -> {cfg.steps}")
         if self.custom_optimizer:
-            groups = "; ".join(f"group {i}: {len(g['params'])} tensors, lr {g.get('initial_lr', g['lr']):.3g}, "
-                               f"weight decay {g.get('weight_decay', 0):.3g}"
-                               for i, g in enumerate(self.optimizer.param_groups))
-            print(f"{self.cfg.desc}: the optimizer's own groups set lr and weight decay ({groups})")
+            lrs = [g.get("initial_lr", g["lr"]) for g in self.optimizer.param_groups]
+            wds = [g.get("weight_decay", 0.0) for g in self.optimizer.param_groups]
+            print(f"{self.cfg.desc}: the optimizer's own {len(lrs)} parameter groups set lr "
+                  f"({min(lrs):.3g}..{max(lrs):.3g}) and weight decay ({min(wds):.3g}..{max(wds):.3g})")
         bar = Progress(total=cfg.steps, desc=cfg.desc, unit="step", disable=not cfg.progress)
         bar.n = self.step
         old_handler = self._install_sigint()

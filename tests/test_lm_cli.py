@@ -12,11 +12,14 @@ from minitl.cli import main
 def test_pretrain_resume_generate_evaluate(tmp_path, capsys):
     gpt, bert = str(tmp_path / "gpt"), str(tmp_path / "bert")
     common = ["--corpus", "news", "--preset", "nano", "--vocab-size", "400", "--eval-every", "10"]
-    assert main(["pretrain", "gpt", *common, "--steps", "10", "--out", gpt]) == 0
-    assert main(["pretrain", "gpt", *common, "--steps", "10", "--out", gpt]) == 2   # refuses to overwrite
+    # a time budget of ~0 stops after the first step with a checkpoint; --resume finishes the run
+    assert main(["pretrain", "gpt", *common, "--steps", "20", "--out", gpt, "--max-minutes", "1e-6"]) == 0
+    assert main(["pretrain", "gpt", *common, "--steps", "20", "--out", gpt]) == 2   # refuses to overwrite
+    assert main(["pretrain", "gpt", *common, "--steps", "30", "--out", gpt, "--resume"]) == 2  # another schedule
+    assert "steps 20 -> 30" in capsys.readouterr().err
     assert main(["pretrain", "gpt", *common, "--steps", "20", "--out", gpt, "--resume"]) == 0
     steps = [json.loads(line)["step"] for line in open(tmp_path / "gpt" / "metrics.jsonl")]
-    assert max(steps) == 20 and steps.count(10) >= 1
+    assert max(steps) == 20 and steps.count(10) == 1
     capsys.readouterr()
     assert main(["generate", gpt, "The minister", "--max-new-tokens", "5"]) == 0
     assert capsys.readouterr().out.startswith("The minister")

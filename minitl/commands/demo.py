@@ -2,7 +2,8 @@
 
 
 def register(sub, pretrain_sub):
-    p = sub.add_parser("demo", help="the main job: pretrained word vectors vs from scratch, 100/1000 labels")
+    p = sub.add_parser("demo", help="word2vec features vs bag of words at 100/1,000 labels "
+                                    "(the first experiment; `minitl tour` is the main job)")
     p.add_argument("--full", action="store_true", help="more word2vec epochs (slower, better vectors)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="word2vec epochs (default 10, or 20 with --full)")

@@ -14,17 +14,15 @@ directory.  Ctrl-C writes a checkpoint; run the same command with ``--resume``.
 """
 import json
 import os
-import sys
-
-SPECIAL_IDS = tuple(range(6))   # [PAD] [UNK] [CLS] [SEP] [MASK] <|endoftext|> in minitl's BPE
 
 
 def register(subparsers, pretrain_subparsers):
     for kind in ("gpt", "bert"):
         what = "a tiny GPT (next-token prediction)" if kind == "gpt" else "a tiny BERT (masked tokens)"
         p = pretrain_subparsers.add_parser(kind, help=f"pretrain {what}")
-        p.add_argument("--corpus", default="wiki", help="dataset names joined by '+', e.g. wiki+news+tweets-text")
-        p.add_argument("--preset", default="micro", choices=["nano", "micro", "mini"])
+        p.add_argument("--corpus", default="wiki",
+                       help="dataset names joined by '+', e.g. wiki+news+tweets-text, or a text/CSV file")
+        p.add_argument("--preset", default="micro", choices=["nano", "micro", "mini", "deep"])
         p.add_argument("--steps", type=int, default=3000)
         p.add_argument("--out", required=True, help="run directory")
         p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -37,6 +35,9 @@ def register(subparsers, pretrain_subparsers):
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--max-minutes", type=float, default=0.0,
                        help="stop training (evaluate, save) after this many minutes, even before --steps")
+        p.add_argument("--init", default=None, metavar="DIR",
+                       help="continue pretraining this from_pretrained directory (its tokenizer too) on "
+                            "--corpus: ULMFiT's target-domain LM fine-tuning")
         p.set_defaults(func=pretrain, kind=kind)
     g = subparsers.add_parser("generate", help="sample text from a pretrained GPT")
     g.add_argument("dir")
@@ -52,9 +53,14 @@ def register(subparsers, pretrain_subparsers):
     f.add_argument("text")
     f.add_argument("--top-k", type=int, default=5)
     f.set_defaults(func=fill_mask)
-    e = subparsers.add_parser("evaluate", help="validation perplexity (GPT) / masked-token accuracy (BERT)")
+    e = subparsers.add_parser("evaluate", help="validation perplexity (GPT) / masked-token accuracy (BERT); "
+                                               "a classifier's accuracy with --data")
     e.add_argument("dir")
     e.add_argument("--corpus", default="wiki")
+    e.add_argument("--data", default=None, help="a classifier: tweets | tweets3 | movie200 | sst2 | imdb | FILE")
+    e.add_argument("--split", default=None, help="a classifier: the split to score (default test)")
+    e.add_argument("--text-column", default="text")
+    e.add_argument("--label-column", default="label")
     e.add_argument("--seed", type=int, default=1234, help="the masking seed (BERT)")
     e.set_defaults(func=evaluate)
     pr = subparsers.add_parser("probe", help="linear probe on frozen features (tweets) vs an untrained twin")
@@ -66,151 +72,15 @@ def register(subparsers, pretrain_subparsers):
     pr.set_defaults(func=probe)
 
 
-# -- data ------------------------------------------------------------------------
-def corpus_ids(tok, spec, split, cache=None):
-    """The corpus split as one id stream (documents separated by <|endoftext|>), cached as .npy."""
-    import numpy as np
-    from minitl.data import corpus
-    from minitl.data.batching import encode_corpus
-    if cache and os.path.exists(cache):
-        return np.load(cache, allow_pickle=False)
-    ids = encode_corpus(corpus(spec, split=split), tok)
-    if cache:
-        np.save(cache, ids, allow_pickle=False)
-    return ids
-
-
-def bert_windows(ids, block_size):
-    """Consecutive windows of block_size - 2 tokens, as [CLS] window [SEP]: (n, block_size)."""
-    import numpy as np
-    w = block_size - 2
-    n = len(ids) // w
-    body = ids[:n * w].reshape(n, w)                                     # (n, T-2)
-    return np.concatenate([np.full((n, 1), SPECIAL_IDS[2]), body, np.full((n, 1), SPECIAL_IDS[3])], 1)
-
-
-def mlm_eval_batches(tok, ids, block_size, seed, batch_size=64, limit=None):
-    """Fixed masked batches (their own generator, so every evaluation sees the same masks)."""
-    import numpy as np
-    from minitl.data.batching import mlm_mask
-    win = bert_windows(ids, block_size)[:limit]
-    gen = np.random.default_rng(seed)
-    return [mlm_mask(win[s:s + batch_size], tok.vocab_size, tok.mask_id, SPECIAL_IDS, generator=gen)
-            for s in range(0, len(win), batch_size)]
-
-
-def evaluate_mlm(model, batches):
-    """{'mlm_loss', 'mlm_perplexity', 'masked_accuracy'} over fixed (inputs, labels) batches."""
-    import numpy as np
-    import minitl
-    nll, hit, n = 0.0, 0, 0
-    with minitl.no_grad():
-        for x, labels in batches:
-            logits, loss = model(x, mlm_labels=labels)
-            y = labels[labels != -100]
-            nll += float(loss.data) * len(y)
-            hit += int((logits.data.argmax(-1) == y).sum())
-            n += len(y)
-    return {"mlm_loss": nll / n, "mlm_perplexity": float(np.exp(nll / n)), "masked_accuracy": hit / n}
-
-
-def unigram_counts(train_ids, V):
-    import numpy as np
-    return np.bincount(train_ids, minlength=V).astype(np.float64)
-
-
 # -- pretrain --------------------------------------------------------------------
 def pretrain(args):
-    import numpy as np
-    import minitl
-    from minitl.data.batching import get_lm_batch, mlm_mask
-    from minitl.models import BERT, BERTConfig, GPT, GPTConfig
-    from minitl.models.gpt import evaluate_lm
-    from minitl.text import BPETokenizer
-    from minitl.train import TrainConfig, Trainer
-
-    out, kind = args.out, args.kind
-    run_file, tok_file = os.path.join(out, "run.json"), os.path.join(out, "tokenizer.json")
-    if args.resume:
-        if not os.path.exists(run_file):
-            print(f"minitl pretrain: --resume but {run_file} does not exist (nothing to resume)", file=sys.stderr)
-            return 2
-        with open(run_file) as f:
-            saved = json.load(f)
-        for key in ("corpus", "preset", "batch_size", "lr", "warmup", "seed", "kind"):
-            if saved[key] != getattr(args, key):
-                print(f"minitl pretrain: --resume with --{key.replace('_', '-')} {getattr(args, key)!r} but the "
-                      f"run in {out} used {saved[key]!r}", file=sys.stderr)
-                return 2
-        tok = BPETokenizer.load(tok_file)
-    else:
-        if os.path.exists(os.path.join(out, "checkpoint")):
-            print(f"minitl pretrain: {out} already holds a run; add --resume or choose another --out",
-                  file=sys.stderr)
-            return 2
-        os.makedirs(out, exist_ok=True)
-        Config = GPTConfig if kind == "gpt" else BERTConfig
-        vocab = args.vocab_size or Config.from_preset(args.preset).vocab_size
-        docs = minitl.data.corpus(args.corpus, split="train")
-        print(f"training a {vocab}-token BPE on {args.corpus} ({len(docs)} documents)...")
-        tok = BPETokenizer.train(docs, vocab)
-        tok.save(tok_file)
-        with open(run_file, "w") as f:
-            json.dump({k: v for k, v in vars(args).items() if k != "func"}, f, indent=1)
-    train_ids = corpus_ids(tok, args.corpus, "train", os.path.join(out, "train_ids.npy"))
-    val_ids = corpus_ids(tok, args.corpus, "validation", os.path.join(out, "val_ids.npy"))
-    print(f"{args.corpus}: {len(train_ids):,} training tokens, {len(val_ids):,} validation tokens")
-
-    minitl.manual_seed(args.seed)
-    if kind == "gpt":
-        model = GPT(GPTConfig.from_preset(args.preset, vocab_size=tok.vocab_size))
-        T = model.config.block_size
-
-        def get_batch(step):
-            return get_lm_batch(train_ids, T, args.batch_size)
-
-        def loss_fn(m, batch):
-            return m(*batch)[1]
-
-        def eval_fn(m):
-            nll, n = evaluate_lm(m, val_ids[:200 * T + 1])
-            return {"val_loss": nll / n, "val_perplexity": float(np.exp(nll / n))}
-    else:
-        model = BERT(BERTConfig.from_preset(args.preset, vocab_size=tok.vocab_size))
-        T = model.config.block_size
-        # Start the MLM head at the unigram model: bias = log p(token).  An output bias
-        # moves only ~lr per step, so from zero it needs thousands of steps to learn
-        # the 10-nat spread of log-frequencies; measured here: 7.45 vs 7.61 MLM loss
-        # after 100 steps.  (On --resume the checkpoint's weights replace this.)
-        counts = unigram_counts(train_ids, tok.vocab_size)
-        counts[list(SPECIAL_IDS)] = 0
-        model.mlm_bias.data = np.log((counts + 1) / (counts + 1).sum()).astype(np.float32)
-        fixed = mlm_eval_batches(tok, val_ids, T, seed=1234, limit=400)
-
-        def get_batch(step):
-            x, _ = get_lm_batch(train_ids, T - 2, args.batch_size)          # (B, T-2)
-            B = len(x)
-            x = np.concatenate([np.full((B, 1), tok.cls_id), x, np.full((B, 1), tok.sep_id)], 1)  # (B, T)
-            return mlm_mask(x, tok.vocab_size, tok.mask_id, SPECIAL_IDS)
-
-        def loss_fn(m, batch):
-            return m(batch[0], mlm_labels=batch[1])[1]
-
-        def eval_fn(m):
-            return evaluate_mlm(m, fixed)
-    cfg = TrainConfig(steps=args.steps, lr=args.lr, warmup_steps=min(args.warmup, args.steps),
-                      eval_every=args.eval_every, ckpt_every=args.ckpt_every, max_minutes=args.max_minutes,
-                      desc=f"pretrain {kind}")
-    trainer = Trainer(model, loss_fn, get_batch, cfg, out_dir=out, eval_fn=eval_fn)
-    trainer.fit(resume=args.resume)
-    if trainer.interrupted:
-        return 130
-    final = [r for r in trainer.history if r.get("split") == "validation"][-1:]
-    model.save_pretrained(os.path.join(out, "model"), tokenizer=tok, meta={
-        "corpus": args.corpus, "preset": args.preset, "steps": trainer.step, "seed": args.seed,
-        "train_tokens": int(len(train_ids)), "validation": final[0] if final else None})
-    print(f"saved {os.path.join(out, 'model')}")
-    return 0
+    from minitl.pretrain import PretrainConfig, pretrain as run
+    cfg = PretrainConfig(kind=args.kind, corpus=args.corpus, preset=args.preset, steps=args.steps,
+                         batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, vocab_size=args.vocab_size,
+                         eval_every=args.eval_every, ckpt_every=args.ckpt_every, seed=args.seed,
+                         max_minutes=args.max_minutes, init=args.init)
+    result = run(cfg, args.out, resume=args.resume)
+    return 130 if result["interrupted"] else 0
 
 
 # -- using a pretrained model ------------------------------------------------------
@@ -246,7 +116,16 @@ def fill_mask(args):
 
 def evaluate(args):
     import numpy as np
+    from minitl.commands.finetune import evaluate_classifier, model_path
+    meta = os.path.join(model_path(args.dir), "meta.json")
+    with open(meta) if os.path.exists(meta) else open(os.devnull) as f:
+        is_classifier = '"SequenceClassifier"' in f.read()
+    if is_classifier or args.data:
+        if not args.data:
+            raise ValueError(f"{args.dir} holds a classifier: say which labelled data to score with --data")
+        return evaluate_classifier(args)
     from minitl.models.gpt import evaluate_lm
+    from minitl.pretrain import SPECIAL_IDS, corpus_ids, evaluate_mlm, mlm_eval_batches, unigram_counts
     model = _load(args.dir, None)
     tok, V = model.tokenizer, model.config.vocab_size
     train_ids = corpus_ids(tok, args.corpus, "train")

@@ -1,0 +1,190 @@
+"""``minitl tour``, ``minitl finetune``, ``minitl predict``, ``minitl pretrain all``.
+
+    minitl tour                                    # the main job: transfer vs scratch at 100 labels
+    minitl pretrain all --minutes 30               # the default word2vec, GPT, BERT into the cache
+    minitl finetune --model gpt --data tweets --strategy gradual --n-train 100 --out runs/ft
+    minitl evaluate runs/ft --data tweets          # accuracy, balanced accuracy, macro-F1, confusion
+    minitl predict runs/ft "@united thanks, great flight" "@united lost my bag again"
+
+(``minitl evaluate`` lives with the LM commands: it evaluates a classifier when the
+directory holds one.)  Each command parses, calls one library function, prints.
+"""
+import argparse
+import json
+import os
+
+FMT = argparse.ArgumentDefaultsHelpFormatter
+
+
+def register(subparsers, pretrain_subparsers):
+    t = subparsers.add_parser("tour", formatter_class=FMT,
+                              help="the main job: pretrained GPT/BERT/word2vec vs from scratch at 100 labels")
+    t.add_argument("--n-train", type=int, default=100, help="labelled tweets per seed")
+    t.add_argument("--seeds", type=int, default=3, help="draws of the labelled tweets")
+    t.add_argument("--minutes", type=float, default=5.0,
+                   help="pretraining budget for models not yet in the cache (GPT and BERT share it)")
+    t.add_argument("--methods", nargs="+", default=None,
+                   help="subset of: w2v gpt:full bert:full gpt:features bow scratch:gpt (and any gpt:/bert: strategy)")
+    t.add_argument("--out", default="runs/tour")
+    t.set_defaults(func=tour)
+
+    a = pretrain_subparsers.add_parser("all", formatter_class=FMT,
+                                       help="build the default word2vec, GPT and BERT into the cache")
+    a.add_argument("--minutes", type=float, default=None,
+                   help="total budget (default: 8 min each for GPT and BERT, word2vec ~1.5 min)")
+    a.add_argument("--only", nargs="+", default=None, choices=["w2v", "gpt", "bert"])
+    a.set_defaults(func=pretrain_all)
+
+    f = subparsers.add_parser("finetune", formatter_class=FMT,
+                              help="fine-tune a pretrained GPT/BERT on a labelled dataset or file")
+    f.add_argument("--model", default="gpt", help="a from_pretrained directory, or gpt / bert (the cached default)")
+    add_data_args(f, default="tweets")
+    f.add_argument("--strategy", default=None,
+                   help="features | light | freeze_bottom:K | full | gradual (default: the model's recipe)")
+    f.add_argument("--n-train", type=int, default=100, help="class-balanced labelled examples (0 = all)")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--lr", type=float, default=None)
+    f.add_argument("--epochs", type=int, default=None)
+    f.add_argument("--batch-size", type=int, default=None)
+    f.add_argument("--discriminative", type=float, default=None, help="lr factor per layer group, e.g. 2.6")
+    f.add_argument("--schedule", default=None, choices=["linear", "stlr", "constant"])
+    f.add_argument("--pool", default="mean", choices=["mean", "cls", "last"])
+    f.add_argument("--out", required=True,
+                   help="run directory: checkpoint/ and metrics.jsonl while training, model/ (the classifier) at the end")
+    f.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    f.set_defaults(func=finetune)
+
+    p = subparsers.add_parser("predict", help="classify texts with a fine-tuned classifier")
+    p.add_argument("dir")
+    p.add_argument("texts", nargs="+")
+    p.set_defaults(func=predict)
+
+
+def add_data_args(p, default=None):
+    p.add_argument("--data", default=default,
+                   help="tweets | tweets3 | movie200 | sst2 | imdb, or a CSV/TSV/JSONL file")
+    p.add_argument("--text-column", default="text", help="for a file: the text column")
+    p.add_argument("--label-column", default="label", help="for a file: the label column")
+
+
+def load_split(args, split, label_names=None):
+    """A labelled Dataset from --data (a registered name or a file)."""
+    from minitl import data
+    if os.path.exists(args.data):
+        return data.load_file(args.data, text_column=args.text_column, label_column=args.label_column,
+                              label_names=label_names, split=split)
+    ds = data.load(args.data, split)
+    if ds.labels is None:
+        raise ValueError(f"--data {args.data}: this dataset has no labels; choose a labelled one")
+    return ds
+
+
+def tour(args):
+    from minitl.transfer import tour as T
+    T.run(n_train=args.n_train, seeds=args.seeds, out=args.out, minutes=args.minutes,
+          methods=tuple(args.methods) if args.methods else T.METHODS)
+    return 0
+
+
+def pretrain_all(args):
+    from minitl import hub
+    cards = hub.pretrain_all(args.minutes, names=tuple(args.only or hub.NAMES))
+    for name, c in cards.items():
+        print(f"{name}: {json.dumps({k: c[k] for k in ('seconds', 'steps', 'validation') if k in c})}")
+    return 0
+
+
+def resolve_model(spec):
+    """--model: a directory, or "gpt"/"bert" (the cached default, built on first use)."""
+    from minitl import hub
+    from minitl.models import BERT, GPT
+    if spec in ("gpt", "bert"):
+        spec = hub.pretrained(spec)
+    elif spec == "w2v":
+        raise ValueError("--model w2v: word vectors are a feature method (a probe on mean vectors), not a "
+                         "network to fine-tune; `minitl tour` and the experiments run it")
+    d = os.path.join(spec, "model") if os.path.isdir(os.path.join(spec, "model")) else spec
+    meta = os.path.join(d, "meta.json")
+    if not os.path.exists(meta):
+        raise FileNotFoundError(f"--model {spec}: {meta} does not exist (not a from_pretrained directory)")
+    with open(meta) as f:
+        name = json.load(f).get("model")
+    classes = {"GPT": GPT, "BERT": BERT}
+    if name not in classes:
+        raise ValueError(f"--model {spec}: holds a {name} model; fine-tuning needs a GPT or BERT")
+    return classes[name].from_pretrained(d)
+
+
+def finetune(args):
+    import numpy as np
+    from minitl.transfer import methods as M
+    from minitl.transfer.classifier import SequenceClassifier
+    from minitl.transfer.finetune import evaluate, finetune as run
+    from minitl.transfer.metrics import format_report
+    from minitl.transfer.probe import balanced_subsample
+    backbone = resolve_model(args.model)
+    train = load_split(args, "train")
+    if args.n_train:
+        idx = balanced_subsample(train.labels, args.n_train, np.random.default_rng(args.seed))
+    else:
+        idx = np.arange(len(train))
+    kind = "bert" if backbone.uses_special_tokens else "gpt"
+    recipe = M.RECIPES[kind]
+    over = {k: v for k, v in (("strategy", args.strategy), ("lr", args.lr), ("epochs", args.epochs),
+                              ("batch_size", args.batch_size), ("discriminative", args.discriminative),
+                              ("schedule", args.schedule)) if v is not None}
+    clf = SequenceClassifier(backbone, len(train.label_names), pool=args.pool, label_names=train.label_names)
+    res = run(clf, [train.texts[i] for i in idx], train.labels[idx], recipe, seed=args.seed,
+              out_dir=args.out, resume=args.resume, **over)
+    meta = {"recipe": {k: v for k, v in vars(res.config).items() if k != "progress"},
+            "data": args.data, "n_train": int(len(idx)), "seconds": round(res.seconds, 1),
+            "trainable_params": res.trainable_params}
+    if not os.path.exists(args.data):                       # a registered dataset has a validation split
+        val = load_split(args, "validation", train.label_names)
+        rep = evaluate(clf, val.texts, val.labels)
+        meta["validation"] = rep
+        print(f"{args.data} validation split:\n" + format_report(rep, train.label_names))
+    path = os.path.join(args.out, "model")
+    clf.save_pretrained(path, meta=meta)
+    print(f"saved {path} ({res.trainable_params:,} trainable parameters at the end, {res.seconds:.0f} s)")
+    return 0
+
+
+def load_classifier(path):
+    """A SequenceClassifier from ``path`` or ``path/model`` (a finetune run directory)."""
+    from minitl.transfer.classifier import SequenceClassifier
+    return SequenceClassifier.from_pretrained(model_path(path))
+
+
+def model_path(path):
+    return os.path.join(path, "model") if os.path.isdir(os.path.join(path, "model")) else path
+
+
+def evaluate_classifier(args):
+    """``minitl evaluate DIR --data D`` for a classifier directory."""
+    from minitl.transfer.finetune import evaluate
+    from minitl.transfer.metrics import format_report, majority_baseline
+    clf = load_classifier(args.dir)
+    names = clf.config.label_names
+    split = args.split or ("test" if not os.path.exists(args.data or "") else "train")
+    ds = load_split(args, split, None if not os.path.exists(args.data) else names)
+    if list(ds.label_names) != list(names):
+        raise ValueError(f"label sets differ: the classifier was trained on {names}, "
+                         f"--data {args.data} has {list(ds.label_names)}")
+    rep = evaluate(clf, ds.texts, ds.labels)
+    print(f"{args.data} {split} split ({len(ds)} examples):\n" + format_report(rep, names))
+    train_labels = load_split(args, "train").labels if not os.path.exists(args.data) else ds.labels
+    base = majority_baseline(train_labels, ds.labels)
+    print(f"majority-class baseline: accuracy {100 * base['accuracy']:.1f}%, "
+          f"balanced accuracy {100 * base['balanced_accuracy']:.1f}%")
+    print(json.dumps({"dir": args.dir, "data": args.data, "split": split, **rep, "majority": base}))
+    return 0
+
+
+def predict(args):
+    clf = load_classifier(args.dir)
+    proba = clf.predict_proba(args.texts)
+    for text, p in zip(args.texts, proba):
+        k = int(p.argmax())
+        print(f"{clf.config.label_names[k]:>10} {100 * p[k]:5.1f}%  {text}")
+    return 0

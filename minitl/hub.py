@@ -1,0 +1,166 @@
+"""The cache of default pretrained models: ``$MINITL_HOME/models/{w2v,gpt,bert}/``.
+
+    from minitl import hub
+    path = hub.pretrained("gpt")             # builds it on first use (minutes), then instant
+    hub.pretrain_all(minutes=20)             # (re)build all three, ~minutes split between GPT and BERT
+    hub.card("gpt")                          # the model card: recipe, time, steps, validation numbers
+
+Each entry is a ``from_pretrained`` directory (word2vec: a ``KeyedVectors.save``
+one) plus ``card.json``.  The transformers are trained to a wall-clock budget:
+a few timed steps measure this machine's speed first, and the step count is set
+so that the whole warmup + cosine schedule fits the budget (a schedule cut short
+by a timer would end at its peak learning rate).  So the number of steps --
+and the quality -- depend on the machine; the card records both.
+"""
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, replace
+
+import numpy as np
+
+from minitl.data.registry import cache_root
+from minitl.pretrain import PretrainConfig, pretrain
+
+NAMES = ("w2v", "gpt", "bert")
+CORPUS = "wiki+news+tweets-text"   # the tweets' own text with labels unused; evaluation tweets held out
+RECIPES = {
+    "gpt": PretrainConfig("gpt", corpus=CORPUS, preset="micro", lr=3e-3, warmup=50, eval_every=0,
+                          ckpt_every=0),
+    "bert": PretrainConfig("bert", corpus=CORPUS, preset="micro", lr=2e-3, warmup=50, eval_every=0,
+                           ckpt_every=0),
+}
+W2V = dict(sg=True, dim=100, epochs=10, min_count=3)
+DEFAULT_MINUTES = {"gpt": 8.0, "bert": 8.0}      # `minitl pretrain all` with no --minutes: ~17 min
+
+
+def model_dir(name):
+    if name not in NAMES:
+        raise ValueError(f"unknown pretrained model {name!r}; expected one of {NAMES}")
+    return os.path.join(cache_root(), "models", name)
+
+
+def card(name):
+    """The model card of a cached model (dict), or None when it is not built."""
+    path = os.path.join(model_dir(name), "card.json")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def is_built(name):
+    return card(name) is not None
+
+
+def pretrained(name, minutes=None, progress=True):
+    """The directory of cached model ``name``, building it first if it is missing."""
+    if not is_built(name):
+        build(name, minutes, progress=progress)
+    return model_dir(name)
+
+
+def load(name, minutes=None, progress=True):
+    """The cached model itself: KeyedVectors for "w2v", GPT / BERT (with tokenizer) otherwise."""
+    path = pretrained(name, minutes, progress)
+    if name == "w2v":
+        from minitl.models.word2vec import load_vectors
+        return load_vectors(path)
+    from minitl.models import BERT, GPT
+    return (GPT if name == "gpt" else BERT).from_pretrained(path)
+
+
+def pretrain_all(minutes=None, progress=True, names=NAMES):
+    """Build (or rebuild) every default model; ``minutes`` is split between GPT and BERT."""
+    per = None if minutes is None else max(minutes - 1.5, 1.0) / 2      # ~1.5 min for word2vec
+    return {n: build(n, per, progress=progress) for n in names}
+
+
+def build(name, minutes=None, progress=True):
+    """Pretrain model ``name`` into the cache (replacing an older one); returns its card."""
+    t0 = time.perf_counter()
+    final = model_dir(name)
+    work = final + ".building"
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    if name == "w2v":
+        info = _build_w2v(work, progress)
+    else:
+        minutes = minutes or DEFAULT_MINUTES[name]
+        cfg = replace(RECIPES[name], progress=progress)
+        cfg = replace(cfg, steps=steps_for_minutes(cfg, minutes))
+        print(f"pretraining {name} for ~{minutes:.1f} min: {cfg.steps} steps (measured on this machine)")
+        run = pretrain(replace(cfg, max_minutes=1.5 * minutes), os.path.join(work, "run"))
+        shutil.copytree(run["model_dir"], os.path.join(work, "model"))
+        info = {"recipe": asdict(cfg), "steps": run["steps"], "train_tokens": run["train_tokens"],
+                "validation": run["validation"], "budget_minutes": minutes}
+    info.update(name=name, seconds=round(time.perf_counter() - t0, 1), cpu=_cpu_name(),
+                built=time.strftime("%Y-%m-%d %H:%M:%S"))
+    target = os.path.join(work, "model") if name != "w2v" else os.path.join(work, "vectors")
+    with open(os.path.join(target, "card.json"), "w", encoding="utf-8") as f:
+        json.dump(info, f, indent=1)
+    # swap the finished model into place (the old one goes only once the new one is complete)
+    old = final + ".old"
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.exists(final):
+        os.rename(final, old)
+    os.rename(target, final)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"{name}: built in {info['seconds']:.0f} s -> {final}")
+    return info
+
+
+def steps_for_minutes(cfg, minutes, probe_steps=4):
+    """How many training steps of ``cfg`` fit in ``minutes`` here: time a few steps of the model."""
+    from minitl import manual_seed
+    from minitl.models import BERT, BERTConfig, GPT, GPTConfig
+    from minitl.optim import AdamW
+    Model, Config = (GPT, GPTConfig) if cfg.kind == "gpt" else (BERT, BERTConfig)
+    manual_seed(0)
+    m = Model(Config.from_preset(cfg.preset))
+    opt = AdamW(m.parameters(), lr=1e-4)
+    T, B, V = m.config.block_size, cfg.batch_size, m.config.vocab_size
+    rng = np.random.default_rng(0)
+    x = rng.integers(6, V, (B, T))
+    times = []
+    for i in range(probe_steps + 1):          # the first step compiles kernels: not counted
+        t = time.perf_counter()
+        if cfg.kind == "gpt":
+            loss = m(x, x)[1]
+        else:
+            labels = np.where(rng.random((B, T)) < 0.15, x, -100)
+            loss = m(x, mlm_labels=labels)[1]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t)
+    per_step = float(np.median(times[1:])) * 1.1       # + evaluation, batching, logging
+    return max(20, int(60 * minutes / per_step))
+
+
+def _build_w2v(work, progress):
+    from minitl import data, manual_seed
+    from minitl.models.word2vec import Word2Vec, Word2VecConfig
+    from minitl.text.words import tokenize
+    manual_seed(0)
+    sentences = [s for s in (tokenize(d) for d in data.corpus(CORPUS, "train")) if s]
+    w2v = Word2Vec(Word2VecConfig(**W2V))
+    w2v.build_vocab(sentences)
+    stats = w2v.train(sentences, progress=progress)
+    w2v.wv.save(os.path.join(work, "vectors"))
+    return {"recipe": {"corpus": CORPUS, **W2V}, "words": int(sum(map(len, sentences))),
+            "vocab": len(w2v.wv), "words_per_s": round(float(stats["words_per_s"]))}
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or platform.machine()

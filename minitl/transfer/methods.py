@@ -1,0 +1,116 @@
+"""Every method the experiments compare, behind one call: ``fit_predict(method, ...)``.
+
+A method turns n labelled training texts into predictions on test texts.  The
+name says what it is:
+
+| method              | kind     | what it does                                                        |
+| ------------------- | -------- | ------------------------------------------------------------------- |
+| ``bow``             | scratch  | unigram+bigram tf-idf of the training texts, logistic regression with C by 5-fold CV on them |
+| ``scratch:gpt``     | scratch  | the GPT architecture from random init, fine-tuned end to end (its own recipe) |
+| ``scratch:bert``    | scratch  | the same for BERT                                                   |
+| ``w2v``             | transfer | mean of pretrained word2vec vectors, CV logistic regression         |
+| ``gpt:STRATEGY``    | transfer | the pretrained GPT in a SequenceClassifier, ``finetune(strategy=STRATEGY)`` |
+| ``bert:STRATEGY``   | transfer | the same with BERT (``bert:features`` = frozen features + CV probe) |
+
+Recipes (``RECIPES``) are fixed per method, never chosen on the test split;
+see ``docs/FINETUNING.md`` for how they were set on the validation split.  The
+scratch transformers use the pretrained model's BPE tokenizer (a vocabulary is
+the one piece of the pretraining text they see; their weights are random).
+"""
+from dataclasses import replace
+
+import numpy as np
+
+import minitl
+from minitl.transfer.finetune import FinetuneConfig, finetune
+
+# The fine-tuning recipe of each backbone kind (lr, epochs, schedule, ...); a strategy
+# given in the method name replaces the recipe's.
+RECIPES = {
+    "gpt": FinetuneConfig(strategy="full", lr=3e-4, epochs=10, batch_size=16, schedule="linear"),
+    "bert": FinetuneConfig(strategy="full", lr=3e-4, epochs=10, batch_size=16, schedule="linear"),
+    "scratch": FinetuneConfig(strategy="full", lr=1e-3, epochs=20, batch_size=16, schedule="linear"),
+}
+
+
+def kind(method):
+    """"transfer" or "scratch"."""
+    return "scratch" if method == "bow" or method.startswith("scratch:") else "transfer"
+
+
+def describe(method):
+    """A table label: "GPT fine-tuned (full)", "bag of words (CV)", ..."""
+    if method == "bow":
+        return "bag of words (uni+bigrams, CV)"
+    if method == "w2v":
+        return "word2vec features (CV probe)"
+    head, _, arg = method.partition(":")
+    if head == "scratch":
+        return f"{arg.upper()} from random init (fine-tuned)"
+    if arg == "features":
+        return f"{head.upper()} frozen features (CV probe)"
+    return f"{head.upper()} fine-tuned ({arg})"
+
+
+class Context:
+    """The pretrained models the methods need, loaded once: ``Context(backbones={"gpt": dir})``.
+
+    Args:
+        backbones: {"gpt": dir, "bert": dir} from_pretrained directories.
+        vectors: a KeyedVectors for ``w2v``.
+        recipes: overrides of ``RECIPES`` (e.g. fewer epochs for a smoke run).
+    """
+
+    def __init__(self, backbones=None, vectors=None, recipes=None, progress=False):
+        self.backbones, self.vectors = dict(backbones or {}), vectors
+        self.recipes = {**RECIPES, **(recipes or {})}
+        self.progress = progress
+
+    def backbone(self, name, random_init=False, seed=0):
+        from minitl.models import BERT, GPT
+        if name not in self.backbones:
+            raise ValueError(f"method needs a pretrained {name}; the context has {sorted(self.backbones)}")
+        model = {"gpt": GPT, "bert": BERT}[name].from_pretrained(self.backbones[name])
+        if random_init:
+            tok = model.tokenizer
+            minitl.manual_seed(seed)
+            model = type(model)(model.config)          # same shape, random weights
+            model.tokenizer = tok
+        return model
+
+
+def classifier(ctx, method, n_classes, label_names=None, seed=0):
+    """The SequenceClassifier a transformer method trains, and its FinetuneConfig."""
+    from minitl.transfer.classifier import SequenceClassifier
+    head, _, arg = method.partition(":")
+    scratch = head == "scratch"
+    name = arg if scratch else head
+    bb = ctx.backbone(name, random_init=scratch, seed=seed)
+    recipe = ctx.recipes["scratch" if scratch else name]
+    if not scratch and arg:
+        recipe = replace(recipe, strategy=arg)
+    minitl.manual_seed(seed)
+    clf = SequenceClassifier(bb, n_classes, pool="mean", label_names=label_names)
+    return clf, replace(recipe, seed=seed, progress=ctx.progress)
+
+
+def fit_predict(method, ctx, train_texts, y, test_texts, n_classes=2, seed=0):
+    """Train ``method`` on (train_texts, y); returns (predictions on test_texts, info dict)."""
+    y = np.asarray(y)
+    if method == "bow":
+        from minitl.transfer.baselines import fit_bow_classifier
+        clf = fit_bow_classifier(list(train_texts), y, seed=seed)
+        return clf.predict(list(test_texts)), {"C": clf.clf.C_}
+    if method == "w2v":
+        from minitl.transfer.baselines import fit_probe, mean_word_vectors
+        if ctx.vectors is None:
+            raise ValueError("method w2v needs word vectors (Context(vectors=...))")
+        clf = fit_probe(mean_word_vectors(list(train_texts), ctx.vectors), y, seed=seed)
+        return clf.predict(mean_word_vectors(list(test_texts), ctx.vectors)), {"C": clf.C_}
+    if ":" not in method:
+        raise ValueError(f"unknown method {method!r}: expected bow, w2v, gpt:STRATEGY, bert:STRATEGY, "
+                         f"scratch:gpt or scratch:bert")
+    clf, recipe = classifier(ctx, method, n_classes, seed=seed)
+    res = finetune(clf, list(train_texts), y, recipe)
+    return clf.predict(list(test_texts)), {"seconds": res.seconds, "trainable_params": res.trainable_params,
+                                           "steps": res.steps, "seconds_per_epoch": res.seconds_per_epoch}
