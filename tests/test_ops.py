@@ -103,6 +103,20 @@ def np_cross_entropy(logits):
 PAD = np.array([[1, 1, 1, 0], [0, 0, 0, 0]], dtype=bool)  # batch 1 is all padding
 
 
+def np_lstm(xg, w):
+    """The LSTM time loop from zero state: xg (B, T, 4H) input part of gates i, f, g, o; w (4H, H)."""
+    H = w.shape[1]
+    h = c = np.zeros((xg.shape[0], H))
+    out = []
+    for t in range(xg.shape[1]):
+        a = xg[:, t] + h @ w.T
+        sig = 1 / (1 + np.exp(-a))
+        c = sig[:, H:2 * H] * c + sig[:, :H] * np.tanh(a[:, 2 * H:3 * H])
+        h = sig[:, 3 * H:] * np.tanh(c)
+        out.append(h)
+    return np.stack(out, axis=1)
+
+
 def np_attention(q, k, v, causal=False, pad=None):
     s = q @ k.swapaxes(-1, -2) / math.sqrt(q.shape[-1])
     allowed = np.ones(s.shape, dtype=bool)
@@ -214,6 +228,8 @@ TABLE = [
     Row("fused_attention_padded", lambda q, k, v: np_attention(q, k, v, pad=PAD),
         lambda q, k, v: ops.fused.scaled_dot_product_attention(q, k, v, key_padding_mask=PAD),
         fixed(*[(2, 2, 4, 3)] * 3), ["FusedAttention"]),
+    Row("fused_lstm", np_lstm, lambda xg, w: ops.lstm.lstm_recurrence(xg, w),
+        fixed((2, 3, 8), (8, 2)), ["FusedLSTM"]),   # more cases (padding, reverse) in tests/test_elmo.py
 ]
 
 IDS_OF = [r.name for r in TABLE]

@@ -32,3 +32,4 @@ for _name, _attr in vars(TensorMethods).items():
                      "__firstlineno__", "__static_attributes__"):
         setattr(Tensor, _name, _attr)
 from minitl.ops import fused  # noqa: E402,F401  (registers the fused ops in F.FUSED_IMPLS; last, it imports nn.functional)
+from minitl.ops import lstm  # noqa: E402,F401  (FusedLSTM, the LSTM time loop)
