@@ -61,7 +61,8 @@ def test_sst2(server, home, monkeypatch):
     assert list(train.labels) == [0, 0, 1] and train.label_names == ["negative", "positive"]
     val = data.load("sst2", "validation")
     assert val.texts == ["it 's a charming and often affecting journey ."] and list(val.labels) == [1]
-    assert sorted(p.name for p in home.rglob("*") if p.is_file()) == ["train.jsonl", "validation.jsonl"]
+    assert sorted(p.name for p in home.rglob("*") if p.is_file()) == [
+        ".verified.json", "train.jsonl", "validation.jsonl"]   # + the sha256 of each split as written
     with pytest.raises(ValueError, match="splits"):
         data.load("sst2", "test")
 

@@ -3,6 +3,7 @@ page (JSON and HTML), the file, sha256 checks, extraction, and every failure mod
 import hashlib
 import io
 import json
+import os
 import tarfile
 import zipfile
 
@@ -220,3 +221,88 @@ def test_the_real_index_lists_the_pinned_files(key):
 def test_messages_never_show_index_credentials():
     assert fetch.redact("https://user:s3cret@mirror.example:8443/simple/") == "https://mirror.example:8443/simple/"
     assert fetch.redact("https://pypi.org/simple/") == "https://pypi.org/simple/"
+
+
+# ---- the cache is checked, not trusted (issue 15, item 2) --------------------------------
+def _tamper(path, body):
+    """Overwrite ``path`` with ``body`` and move its mtime by a second (as any later write would)."""
+    st = path.stat()
+    path.write_bytes(body)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+
+
+@pytest.mark.parametrize("damage", ["overwritten", "truncated"])
+def test_a_damaged_cached_member_is_fetched_again(server, home, monkeypatch, damage):
+    archive = _tar_gz(MEMBERS)
+    monkeypatch.setenv("PIP_INDEX_URL", publish(server, archive))
+    spec = spec_for(archive)
+    paths = fetch_source(spec, quiet=True)
+    downloads = server.requests.count("/files/toy-1.0.tar.gz")
+    _tamper(paths["a.txt"], b"ALPHA\n" if damage == "overwritten" else b"")
+    with pytest.warns(UserWarning, match=f"a.txt .*expected (sha256 )?{sha(b'alpha' + bytes([10]))}"):
+        paths = fetch_source(spec, quiet=True)
+    assert paths["a.txt"].read_bytes() == b"alpha\n"           # the pinned bytes again, never the damaged ones
+    assert server.requests.count("/files/toy-1.0.tar.gz") == downloads + 1
+
+
+def test_a_damaged_member_is_refused_offline_and_never_used(home, monkeypatch):
+    archive = _tar_gz(MEMBERS)
+    (home / "downloads").mkdir(parents=True)
+    (home / "downloads" / "toy-1.0.tar.gz").write_bytes(archive)
+    monkeypatch.setenv("PIP_INDEX_URL", closed_port_url() + "/simple/")
+    paths = fetch_source(spec_for(archive))
+    _tamper(paths["b.txt"], b"beta?\n")
+    fetch.cache._CHECKED.clear()                                # a new process: nothing checked yet
+    with pytest.warns(UserWarning, match=f"sha256: expected {sha(MEMBERS['toy-1.0/data/b.txt'])}, "
+                                         f"got {sha(b'beta?' + bytes([10]))}"):
+        with pytest.raises(OfflineError, match="could not be reached"):
+            fetch_source(spec_for(archive))
+    assert not paths["b.txt"].exists()
+
+
+def test_datasets_listing_says_no_for_a_damaged_file(home, monkeypatch):
+    spec = registry.SOURCES["gensim"]
+    folder = home / "gensim"
+    folder.mkdir(parents=True)
+    body = b"News story.\n"
+    (folder / "lee_background.cor").write_bytes(body)
+    pins = {m: (sha(body) if m.endswith("lee_background.cor") else h) for m, h in spec.members.items()}
+    monkeypatch.setitem(registry.SOURCES, "gensim", registry.PackageFile(**{**spec.__dict__, "members": pins}))
+    assert registry.is_cached("news") and registry.cache_problem("news") is None
+    _tamper(folder / "lee_background.cor", b"")
+    assert not registry.is_cached("news")
+    assert registry.cache_problem("news") == (f"{folder / 'lee_background.cor'} is empty (0 bytes), "
+                                              f"expected sha256 {sha(body)}")
+    assert (folder / "lee_background.cor").exists()            # listing changes nothing
+
+
+def test_registry_no_longer_imports_canonical():
+    import subprocess
+    import sys
+    code = ("import sys, minitl.data.registry as r; r.is_cached('sst2'); "
+            "print('minitl.data.canonical' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_two_concurrent_fetches_into_one_empty_cache(server, home, monkeypatch):
+    archive = _tar_gz(MEMBERS)
+    monkeypatch.setenv("PIP_INDEX_URL", publish(server, archive))
+    spec = spec_for(archive)
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(fetch_source(spec, quiet=True))
+        except BaseException as e:  # noqa: BLE001 - the test reports whatever happened
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(results) == 4
+    assert results[0]["b.txt"].read_bytes() == MEMBERS["toy-1.0/data/b.txt"]
+    assert server.requests.count("/files/toy-1.0.tar.gz") == 1   # the others waited, then found it cached
+    assert _leftovers(home) == ["a.txt", "b.txt"]

@@ -10,14 +10,17 @@ Checksums: SST-2 and IMDB are checked against the MD5s that torchtext pins for
 these exact URLs; WikiText-2 raw against the sha256 of the 4,721,645-byte zip
 that llama.cpp's ``get-wikitext-2.sh`` fetches (Salesforce publishes none).
 """
+import hashlib
 import json
 import os
 import re
 import tarfile
 import urllib.error
+import warnings
 import zipfile
 from dataclasses import dataclass
 
+from minitl.data import cache
 from minitl.data.fetch import ChecksumError, OfflineError, download, file_digest
 from minitl.data.registry import Dataset, cache_root
 
@@ -54,21 +57,39 @@ def _split_file(name, split):
     return cache_root() / name / f"{split}.jsonl"
 
 
-def is_cached(name):
-    return all(_split_file(name, s).exists() for s in SPECS[name].splits)
+def is_cached(name, repair=False):
+    """True when every split of ``name`` is cached and matches the sha256 recorded when it was written.
+
+    With ``repair=True`` a wrong split file is removed (with a warning), so ``fetch`` builds it again.
+    """
+    ok = True
+    for s in SPECS[name].splits:
+        path = _split_file(name, s)
+        exists = path.exists()
+        problem = cache.verify(path, remove=repair)
+        if problem:
+            if exists and repair:
+                warnings.warn(f"cached dataset file: {problem}; fetching it again", stacklevel=3)
+            ok = False
+    return ok
 
 
 def _write_jsonl(path, records):
+    """Write records as JSON lines via a .part file; the sha256 goes in the folder's record."""
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f"{path.name}.{os.getpid()}.part")
+    h = hashlib.sha256()
     try:
-        with open(part, "w", encoding="utf-8") as f:
+        with open(part, "w", encoding="utf-8", newline="\n") as f:
             for rec in records:
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                line = json.dumps(rec, ensure_ascii=False) + "\n"
+                f.write(line)
+                h.update(line.encode("utf-8"))
     except BaseException:
         part.unlink(missing_ok=True)
         raise
     os.replace(part, path)
+    cache.record(path, h.hexdigest())
 
 
 # ---- parsers: archive -> {split: [records]} -------------------------------------------------
@@ -135,10 +156,21 @@ PARSERS = {"sst2": _parse_sst2, "imdb": _parse_imdb, "wikitext2": _parse_wikitex
 
 
 def fetch(name, quiet=False):
-    """Download (if needed), verify, and parse ``name`` into the cache; returns its folder."""
-    spec = SPECS[name]
-    if is_cached(name):
+    """Download (if needed), verify, and parse ``name`` into the cache; returns its folder.
+
+    Cached splits are checked first (a wrong one is removed and built again);
+    a lock on the cache folder is held while fetching, so concurrent fetches take turns.
+    """
+    if is_cached(name, repair=True):
         return cache_root() / name
+    with cache.lock(cache_root()):
+        if not is_cached(name, repair=True):  # another process may have built it meanwhile
+            _fetch_locked(name, quiet)
+    return cache_root() / name
+
+
+def _fetch_locked(name, quiet):
+    spec = SPECS[name]
     archive = cache_root() / "downloads" / spec.filename
     if archive.exists():
         algo, want = spec.checksum
@@ -162,8 +194,7 @@ def fetch(name, quiet=False):
     parsed = PARSERS[name](archive)
     for split in spec.splits:
         _write_jsonl(_split_file(name, split), parsed[split])
-    archive.unlink()
-    return cache_root() / name
+    archive.unlink(missing_ok=True)
 
 
 def load(name, split="train"):

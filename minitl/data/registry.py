@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from minitl.data import cache
+
 
 def cache_root():
     """``$MINITL_HOME`` or ``~/.cache/minitl`` (created on first use)."""
@@ -165,9 +167,25 @@ def member_path(source_key, basename):
     return cache_root() / source_key / basename
 
 
-def is_cached(name):
+def cache_problem(name):
+    """None when every file of dataset ``name`` is cached and verified, else a sentence saying what is not.
+
+    Checks sha256s (``cache.verify``) without changing anything: a wrong file
+    is reported here, and removed and fetched again by the next load or fetch.
+    """
     e = entry(name)
-    if e.source == "canonical":
-        from minitl.data import canonical
-        return canonical.is_cached(e.file)
-    return member_path(e.source, e.file).exists()
+    if e.source == "canonical":  # JSONL splits minitl wrote: checked against the sha256 recorded then
+        files = [(cache_root() / e.file / f"{s}.jsonl", None) for s in e.splits]
+    else:
+        sha = {m.rsplit("/", 1)[-1]: h for m, h in SOURCES[e.source].members.items()}[e.file]
+        files = [(member_path(e.source, e.file), sha)]
+    for path, sha in files:
+        problem = cache.verify(path, sha)
+        if problem:
+            return problem
+    return None
+
+
+def is_cached(name):
+    """True when dataset ``name`` is in the cache and its files pass their checksums."""
+    return cache_problem(name) is None
