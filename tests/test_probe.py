@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 import minitl
-from minitl.transfer.demo import bag_of_words, mean_vectors
+from minitl.transfer import metrics
+from minitl.transfer.baselines import LogisticRegressionCV
 from minitl.transfer.probe import balanced_accuracy, balanced_subsample, fit_linear_probe
 
 
@@ -36,26 +37,29 @@ def test_balanced_subsample_is_balanced_and_distinct():
         balanced_subsample(y, 30, np.random.default_rng(0))
 
 
-def test_bag_of_words_knows_only_the_training_words():
-    feats = bag_of_words([["good", "good", "bad"]], [["good", "unseen"], ["bad", "good", "good"]])
-    # columns: sorted training words ['bad', 'good']; counts are log1p'd
-    np.testing.assert_allclose(feats, np.log1p([[0, 1], [1, 2]]))
+def test_balanced_accuracy_is_re_exported_from_metrics():
+    assert balanced_accuracy is metrics.balanced_accuracy
 
 
-class _Vectors:
-    vector_size = 2
-    vectors = np.array([[1.0, 0.0], [0.0, 3.0]], np.float32)
+def test_probe_is_the_cv_logistic_regression_on_standardised_features():
+    rng = np.random.default_rng(2)
+    X = rng.normal(3.0, 5.0, size=(120, 4))
+    y = (X[:, 0] + 5 * rng.normal(size=120) > 3).astype(np.int64)
+    probe = fit_linear_probe(X, y, n_classes=2, seed=1)
+    cv = LogisticRegressionCV(seed=1).fit(X, y)
+    assert probe.C == cv.C_
+    np.testing.assert_array_equal(probe.predict(X), cv.predict(X))
+    # logits: class 0 fixed at 0, class 1 = the binary model's logit
+    np.testing.assert_allclose(probe.logits(X)[:, 1] - probe.logits(X)[:, 0], cv.decision_function(X), atol=1e-8)
 
-    def __contains__(self, w):
-        return w in ("a", "b")
 
-    def index(self, w):
-        return {"a": 0, "b": 1}[w]
-
-
-def test_mean_vectors_skips_unknown_words_and_zero_fills_empty_texts():
-    out = mean_vectors([["a", "b", "zzz"], ["zzz"]], _Vectors())
-    np.testing.assert_allclose(out, [[0.5, 1.5], [0.0, 0.0]])
+def test_probe_never_predicts_a_class_missing_from_the_training_labels():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = np.where(X[:, 0] > 0, 2, 0)                  # class 1 of 3 absent
+    probe = fit_linear_probe(X, y, n_classes=3)
+    assert probe.logits(X).shape == (60, 3)
+    assert set(probe.predict(rng.normal(size=(200, 3))).tolist()) <= {0, 2}
 
 
 @pytest.mark.slow
