@@ -10,7 +10,11 @@
 (``.gpt-nano.tmp-XXXX``) and only then renames it into place.  Replacing an
 existing checkpoint is rename old away -> rename new in -> delete old, so at
 every instant either the old or the new checkpoint is complete on disk; an
-interrupted save never leaves a half-written ``runs/gpt-nano``.
+interrupted save never leaves a half-written ``runs/gpt-nano``.  What a kill
+leaves behind (``.gpt-nano.tmp-*``, ``.gpt-nano.old-*``) is cleaned up by
+``recover`` at the next ``save_dir`` / ``load_dir``, which first renames the
+previous checkpoint back into place when the kill came between the two renames.
+Files and folders get the usual permissions (0666 / 0777 minus the umask).
 
 ``save_optimizer_state`` / ``load_optimizer_state`` put an optimizer's
 ``state_dict()`` in a safetensors file too (arrays as tensors, step counts and
@@ -22,6 +26,7 @@ import os
 import shutil
 import tempfile
 import uuid
+import warnings
 
 import numpy as np
 
@@ -72,6 +77,36 @@ def _fsync_dir(path):
         os.close(fd)
 
 
+def recover(directory):
+    """Clean up after a save that was killed: restore the checkpoint if needed, drop the leftovers.
+
+    If ``directory`` is missing but a ``.<name>.old-*`` sibling exists (the kill
+    came between renaming the old checkpoint away and the new one in), the newest
+    one is renamed back (with a warning).  Then every ``.<name>.tmp-*`` and
+    ``.<name>.old-*`` sibling is deleted.
+
+    Args:
+        directory: the checkpoint directory.
+    Returns:
+        The list of paths removed or restored (empty when there was nothing to do).
+    """
+    directory = os.path.abspath(os.fspath(directory))
+    parent, name = os.path.split(directory)
+    olds = sorted(glob.glob(os.path.join(glob.escape(parent), f".{glob.escape(name)}.old-*")),
+                  key=os.path.getmtime)
+    tmps = glob.glob(os.path.join(glob.escape(parent), f".{glob.escape(name)}.tmp-*"))
+    done = []
+    if olds and not os.path.exists(directory):
+        os.rename(olds[-1], directory)
+        warnings.warn(f"checkpoint {directory} was missing after an interrupted save; "
+                      f"restored the previous one from {olds[-1]}", stacklevel=3)
+        done.append(olds.pop())
+    for leftover in olds + tmps:
+        shutil.rmtree(leftover, ignore_errors=True)
+        done.append(leftover)
+    return done
+
+
 def _check_target(directory):
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise FileExistsError(f"save_dir: {directory} exists and is not a directory")
@@ -104,12 +139,14 @@ def save_dir(directory, state_dict, config, meta=None, extra_files=None):
             raise ValueError(f"save_dir: extra file name {fname!r} must be a plain file name "
                              f"other than {CONFIG}, {WEIGHTS}, {META}")
     os.makedirs(parent, exist_ok=True)
+    recover(directory)
     _check_target(directory)
     from minitl import __version__
     meta = {"minitl_version": __version__, "numpy_version": np.__version__, **(meta or {})}
 
-    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{name}.tmp-")
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{name}.tmp-")  # mode 0700: widen to what the umask allows
     try:
+        os.chmod(tmp, 0o777 & ~serialization.umask())
         _write_json(os.path.join(tmp, CONFIG), config)
         serialization.save(state_dict, os.path.join(tmp, WEIGHTS))
         _write_json(os.path.join(tmp, META), meta)
@@ -149,12 +186,10 @@ def load_dir(directory):
         FileNotFoundError naming the missing directory or file; CheckpointError for corrupt files.
     """
     directory = os.path.abspath(os.fspath(directory))
+    if os.path.isdir(os.path.dirname(directory)):
+        recover(directory)  # an interrupted save: the previous checkpoint is put back
     if not os.path.isdir(directory):
-        parent, name = os.path.split(directory)
-        olds = glob.glob(os.path.join(parent, f".{name}.old-*"))
-        hint = (f"; an interrupted save left the previous checkpoint at {olds[0]} -- rename it "
-                f"back to {directory}") if olds else ""
-        raise FileNotFoundError(f"load_dir: checkpoint directory {directory} does not exist{hint}")
+        raise FileNotFoundError(f"load_dir: checkpoint directory {directory} does not exist")
     for fname in (CONFIG, WEIGHTS):
         if not os.path.exists(os.path.join(directory, fname)):
             raise FileNotFoundError(f"load_dir: {directory} is missing {fname} "

@@ -40,6 +40,20 @@ class CheckpointError(ValueError):
     """A weights file that cannot be read: the message names the file and the problem."""
 
 
+def umask():
+    """The process's umask (read from /proc where possible: setting it to read it races with threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _as_array(name, value):
     arr = np.asarray(value.data if isinstance(value, Tensor) else value)
     code = _CODES.get((arr.dtype.kind, arr.dtype.itemsize))  # big-endian input is fine too
@@ -83,6 +97,7 @@ def save(state_dict, path, metadata=None):
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp made it 0600: give it the mode open() would
         with os.fdopen(fd, "wb") as f:
             f.write(len(blob).to_bytes(8, "little"))
             f.write(blob)

@@ -102,7 +102,7 @@ def test_state_dict_is_a_copy_and_round_trips():
 
 def test_load_state_dict_casts_to_param_dtype():
     lin = nn.Linear(2, 2)
-    sd = {"weight": np.arange(4.0).reshape(2, 2), "bias": np.array([1, 2])}  # float64 and int64
+    sd = {"weight": np.arange(4.0).reshape(2, 2), "bias": np.array([1, 2], dtype=np.float16)}  # float64, float16
     lin.load_state_dict(sd)
     assert lin.weight.dtype == np.float32 and lin.bias.dtype == np.float32
     assert lin.weight.data.tolist() == [[0, 1], [2, 3]] and lin.bias.data.tolist() == [1, 2]

@@ -274,3 +274,72 @@ def test_optimizer_state_file_resumes_exactly(tmp_path):
     minitl.save({"x": np.zeros(1)}, tmp_path / "plain.safetensors")
     with pytest.raises(CheckpointError, match="plain.safetensors: not a minitl optimizer state"):
         checkpoint.load_optimizer_state(tmp_path / "plain.safetensors")
+
+
+# ---- issue 15: relabelled or non-finite tensors, leftovers of a killed save, the umask -----
+def _relabel(path, name, old, new):
+    """Rewrite tensor ``name``'s dtype code in the header (same length: the bytes stay put)."""
+    raw = bytearray(open(path, "rb").read())
+    n = int.from_bytes(raw[:8], "little")
+    header = raw[8:8 + n].decode()
+    entry = f'"{name}":{{"dtype":"{old}"'
+    assert entry in header and len(old) == len(new)
+    raw[8:8 + n] = header.replace(entry, f'"{name}":{{"dtype":"{new}"').encode()
+    open(path, "wb").write(bytes(raw))
+
+
+def test_relabelled_dtype_is_refused_by_load_state_dict(tmp_path):
+    minitl.manual_seed(0)
+    m = nn.Linear(3, 2)
+    minitl.save(m.state_dict(), tmp_path / "m.safetensors")
+    _relabel(tmp_path / "m.safetensors", "weight", "F32", "I32")
+    sd = minitl.load(tmp_path / "m.safetensors")     # the file itself is well-formed
+    fresh = nn.Linear(3, 2)
+    before = fresh.weight.data.copy()
+    with pytest.raises(CheckpointError, match=r"dtype mismatch \(1\): weight is int32 in the state_dict "
+                                              r"but float32 in the model"):
+        fresh.load_state_dict(sd)
+    assert np.array_equal(fresh.weight.data, before)  # nothing half-loaded
+    fresh.load_state_dict({k: v.astype(np.float64) for k, v in m.state_dict().items()})  # float64 -> float32 is fine
+    assert fresh.weight.dtype == np.float32 and np.array_equal(fresh.weight.data, m.weight.data)
+
+
+def test_non_finite_weights_load_with_a_warning():
+    m = nn.Linear(3, 2)
+    sd = m.state_dict()
+    sd["weight"][0, :2] = [np.nan, np.inf]
+    with pytest.warns(RuntimeWarning, match=r"non-finite weights \(NaN/Inf\) in weight \(2 of 6\)"):
+        m.load_state_dict(sd)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.load_state_dict(nn.Linear(3, 2).state_dict())  # finite: silent
+
+
+def test_leftovers_of_a_killed_save_are_cleaned_up(tmp_path):
+    d = _save(tmp_path / "ckpt", 1.0)
+    # a kill mid-write leaves a .tmp- folder; a kill between the renames leaves only an .old- one
+    os.mkdir(tmp_path / ".ckpt.tmp-dead1")
+    (tmp_path / ".ckpt.tmp-dead1" / "config.json").write_text("{")
+    os.rename(d, tmp_path / ".ckpt.old-1234abcd")
+    with pytest.warns(UserWarning, match=r"ckpt was missing after an interrupted save; restored"):
+        sd, config, _ = checkpoint.load_dir(d)
+    assert sd["w"].tolist() == [1.0] * 3 and config == {"d_model": 1}
+    assert os.listdir(tmp_path) == ["ckpt"]
+    os.mkdir(tmp_path / ".ckpt.old-deadbeef")                  # a superseded copy: just removed
+    _save(d, 2.0)
+    assert os.listdir(tmp_path) == ["ckpt"] and checkpoint.load_dir(d)[0]["w"].tolist() == [2.0] * 3
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o002, 0o077])
+def test_checkpoints_follow_the_umask(tmp_path, mask):
+    old = os.umask(mask)
+    try:
+        d = _save(tmp_path / "ckpt", 1.0)
+        minitl.save({"x": np.zeros(1)}, tmp_path / "plain.safetensors")
+    finally:
+        os.umask(old)
+    assert os.stat(d).st_mode & 0o777 == 0o777 & ~mask
+    for f in ("config.json", "model.safetensors", "meta.json"):
+        assert os.stat(os.path.join(d, f)).st_mode & 0o777 == 0o666 & ~mask, f
+    assert os.stat(tmp_path / "plain.safetensors").st_mode & 0o777 == 0o666 & ~mask

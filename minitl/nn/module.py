@@ -21,10 +21,12 @@ skip them.
 A learner who writes ``best = model.state_dict()`` and keeps training gets a
 snapshot that stays the snapshot; the price is one copy of the weights.
 """
+import warnings
 from collections import namedtuple
 
 import numpy as np
 
+from minitl.serialization import CheckpointError
 from minitl.tensor import Tensor
 
 
@@ -46,6 +48,11 @@ class Parameter(Tensor):
 
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _kind(dtype):
+    """'float', 'int' (signed or not) or 'bool': what a checkpoint's dtype must agree on."""
+    return {"f": "float", "i": "int", "u": "int", "b": "bool"}.get(np.dtype(dtype).kind, str(dtype))
 
 
 def _shape(a):
@@ -280,6 +287,10 @@ class Module:
                 mismatches are always errors.  Every problem is listed at once.
         Returns:
             IncompatibleKeys(missing_keys, unexpected_keys) (empty lists when strict).
+        Raises:
+            RuntimeError for missing/unexpected keys or shapes; CheckpointError (a
+            ValueError) when a tensor's kind (float/int/bool) differs from the model's.
+            Non-finite float weights load, with a RuntimeWarning naming them.
         """
         targets = self._state_targets()
         missing = [k for k in targets if k not in state_dict]
@@ -296,16 +307,28 @@ class Module:
         if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
                                + "\n  ".join(problems))
-        for k, t in targets.items():
-            if k not in state_dict:
-                continue
-            v = state_dict[k]
-            v = np.asarray(v.data if isinstance(v, Tensor) else v)
-            if not np.can_cast(v.dtype, t.dtype, casting="same_kind"):
+        arrays = {k: np.asarray(state_dict[k].data if isinstance(state_dict[k], Tensor) else state_dict[k])
+                  for k in targets if k in state_dict}
+        for k, v in arrays.items():
+            if not np.can_cast(v.dtype, targets[k].dtype, casting="same_kind"):
                 raise TypeError(f"load_state_dict: {k} has dtype {v.dtype}, which cannot be cast "
-                                f"to the model's {t.dtype}")
+                                f"to the model's {targets[k].dtype}")
+        # Same kind only: float16/64 -> float32 is a cast, but int32 bytes are not a float32 weight
+        # (a file whose header relabels F32 as I32 would otherwise load as garbage).
+        wrong = [f"{k} is {v.dtype} in the state_dict but {targets[k].dtype} in the model"
+                 for k, v in arrays.items() if _kind(v.dtype) != _kind(targets[k].dtype)]
+        if wrong:
+            raise CheckpointError(f"load_state_dict for {type(self).__name__}: dtype mismatch "
+                            f"({len(wrong)}): " + "; ".join(wrong))
+        bad = [(k, int(v.size - np.isfinite(v).sum()), v.size) for k, v in arrays.items()
+               if v.dtype.kind == "f" and not np.isfinite(v).all()]
+        if bad:
+            warnings.warn(f"load_state_dict for {type(self).__name__}: non-finite weights (NaN/Inf) in "
+                          + ", ".join(f"{k} ({n} of {size})" for k, n, size in bad)
+                          + "; the model will output NaN", RuntimeWarning, stacklevel=2)
+        for k, v in arrays.items():
             # A fresh contiguous array in the model's dtype (float64 file -> float32 weight).
-            t.data = np.array(v, dtype=t.dtype, copy=True)
+            targets[k].data = np.array(v, dtype=targets[k].dtype, copy=True)
         return IncompatibleKeys(missing, unexpected)
 
     # -- calling and printing ---------------------------------------------
