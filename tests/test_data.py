@@ -215,6 +215,50 @@ def test_plain_text_corpora(tmp_path):
     assert load_file(folder).texts == ["doc a", "doc b\nline two"]
 
 
+
+def test_numeric_labels_are_one_class_whatever_their_spelling(tmp_path):
+    (tmp_path / "a.csv").write_text("text,label\na,1\nb,1.0\nc,0\nd,0.00\ne,+1\nf,10\n")
+    ds = load_file(tmp_path / "a.csv")
+    assert ds.label_names == ["0", "1", "10"] and list(ds.labels) == [1, 1, 0, 0, 1, 2]
+    (tmp_path / "a.jsonl").write_text('{"text": "a", "label": 1}\n{"text": "b", "label": 1.0}\n'
+                                      '{"text": "c", "label": "2.5"}\n{"text": "d", "label": 2.50}\n')
+    ds = load_file(tmp_path / "a.jsonl", label_names=[1, 2.5])
+    assert ds.label_names == ["1", "2.5"] and list(ds.labels) == [0, 0, 1, 1]
+
+
+def test_unterminated_quote_is_reported_on_its_line(tmp_path):
+    (tmp_path / "q.csv").write_text('text,label\na,1\nb,"2\nc,1\nd,0\ne,1\n')
+    with pytest.raises(ValueError, match=r"q.csv line 3: a quote opened .* is never closed"):
+        load_file(tmp_path / "q.csv")
+    (tmp_path / "ok.csv").write_text('text,label\n"two\nlines",1\nb,0\n')   # a closed multi-line field is fine
+    assert load_file(tmp_path / "ok.csv").texts == ["two\nlines", "b"]
+
+
+def test_unsupported_format_is_named(tmp_path):
+    (tmp_path / "sheet.csv").write_text("text,label\na,1\n")
+    with pytest.raises(ValueError, match=r"format='xlsx' is not supported") as e:
+        load_file(tmp_path / "sheet.csv", format="xlsx")
+    assert "extension" not in str(e.value)
+
+
+def test_load_file_streams_rows(tmp_path):
+    import tracemalloc
+    p = tmp_path / "big.csv"
+    with open(p, "w") as f:
+        f.write("text,label\n")
+        for i in range(100_000):
+            f.write(f"a short review number {i:06d} of a film,{i % 3}\n")
+    size = p.stat().st_size
+    tracemalloc.start()
+    try:
+        ds = load_file(p)
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(ds) == 100_000 and ds.label_names == ["0", "1", "2"] and ds.texts[7].endswith("000007 of a film")
+    assert peak < 3 * size, f"peak {peak / size:.2f}x the file size"
+    assert peak - kept < 0.25 * size, f"{(peak - kept) / size:.2f}x the file size held only while loading"
+
 # ---- the real files, fetched once per machine --------------------------------------------
 @pytest.fixture(scope="session")
 def real_cache():
