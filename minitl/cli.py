@@ -41,7 +41,17 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run one command; a user's mistake is printed as ``minitl: <sentence>`` with exit status 2.
+
+    The rule for what counts as a mistake (ValueError, OSError, OfflineError)
+    is in ``minitl/commands/_errors.py``; anything else keeps its traceback, and
+    ``--debug`` (anywhere) or ``MINITL_DEBUG=1`` keeps it for everything.
+    """
+    from minitl.commands import _errors
+    argv, debug = _errors.debug_flag(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, show the Python traceback (or set MINITL_DEBUG=1)")
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -51,6 +61,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        if debug or not _errors.is_user_error(e):
+            raise
+        print(f"minitl: {_errors.sentence(e)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

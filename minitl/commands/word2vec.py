@@ -6,6 +6,8 @@
 """
 import sys
 
+from minitl.commands._args import nonnegative_float, nonnegative_int, positive_float, positive_int
+
 PROBES = ["king", "war", "music", "city", "france", "computer", "river", "president", "one"]
 
 
@@ -18,15 +20,15 @@ def register(subparsers, pretrain_subparsers):
     kind = p.add_mutually_exclusive_group()
     kind.add_argument("--sg", dest="sg", action="store_true", default=True, help="skip-gram (default)")
     kind.add_argument("--cbow", dest="sg", action="store_false", help="continuous bag of words")
-    p.add_argument("--dim", type=int, default=100, help="vector size")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--window", type=int, default=5)
-    p.add_argument("--negative", type=int, default=5, help="noise words per pair")
-    p.add_argument("--min-count", type=int, default=5, help="ignore words rarer than this")
-    p.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (0: off)")
-    p.add_argument("--alpha", type=float, default=None, help="initial learning rate (0.025 sg, 0.05 cbow)")
-    p.add_argument("--workers", type=int, default=2, help="threads")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dim", type=positive_int, default=100, help="vector size")
+    p.add_argument("--epochs", type=positive_int, default=5)
+    p.add_argument("--window", type=positive_int, default=5)
+    p.add_argument("--negative", type=positive_int, default=5, help="noise words per pair")
+    p.add_argument("--min-count", type=nonnegative_int, default=5, help="ignore words rarer than this")
+    p.add_argument("--sample", type=nonnegative_float, default=1e-3, help="subsampling threshold (0: off)")
+    p.add_argument("--alpha", type=positive_float, default=None, help="initial learning rate (0.025 sg, 0.05 cbow)")
+    p.add_argument("--workers", type=positive_int, default=2, help="threads")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     p.add_argument("--no-eval", action="store_true", help="skip the analogy/WordSim/SimLex evaluation")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -37,7 +39,7 @@ def register(subparsers, pretrain_subparsers):
                                           "an analogy a : b :: c : ? with --analogy a b c.")
     n.add_argument("dir", help="a directory written by `minitl pretrain word2vec`")
     n.add_argument("words", nargs="*", help="words to look up")
-    n.add_argument("--topn", type=int, default=10)
+    n.add_argument("--topn", type=positive_int, default=10)
     n.add_argument("--analogy", nargs=3, metavar=("A", "B", "C"), help="a : b :: c : ? (b - a + c)")
     n.set_defaults(func=neighbors)
 

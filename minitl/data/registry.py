@@ -155,10 +155,17 @@ DATASETS = {e.name: e for e in [
 ]}
 
 
+class UnknownDatasetError(KeyError, ValueError):
+    """A dataset name minitl does not know (a KeyError, and a ValueError: a bad value from the user)."""
+
+    def __str__(self):  # KeyError would quote the whole sentence
+        return str(self.args[0]) if self.args else ""
+
+
 def entry(name):
     if name not in DATASETS:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)} "
-                       "(or use minitl.data.load_file(path) for your own file)")
+        raise UnknownDatasetError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)} "
+                                  "(or use minitl.data.load_file(path) for your own file)")
     return DATASETS[name]
 
 
