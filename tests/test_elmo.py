@@ -71,6 +71,26 @@ def test_kernel_matches_twin(B, T, H, reverse, f32, seed, data):
         np.testing.assert_allclose(g_, w_, err_msg=name, **tol)
 
 
+@pytest.mark.parametrize("H", [16, 32])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_tiled_kernel_matches_twin(H, dt):
+    # widths that take the register-tile path (G and H multiples of the tile's columns), with a
+    # partial last tile of rows and rows of every length, both directions
+    assert (4 * H) % K.tile_columns(dt) == 0
+    rng = np.random.default_rng(H)
+    B, T = 11, 6
+    xg, w = rng.normal(size=(B, T, 4 * H)).astype(dt), (0.3 * rng.normal(size=(4 * H, H))).astype(dt)
+    dh = rng.normal(size=(B, T, H)).astype(dt)
+    lengths = np.arange(B) % (T + 1)
+    tol = dict(rtol=1e-4, atol=1e-5) if dt == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    for reverse in (False, True):
+        got, want = K.lstm_fwd(xg, w, lengths, reverse), R.lstm_fwd_ref(xg, w, lengths, reverse)
+        for g_, w_ in zip(got, want):
+            np.testing.assert_allclose(g_, w_, **tol)
+        for g_, w_ in zip(K.lstm_bwd(dh, w, *got, lengths, reverse), R.lstm_bwd_ref(dh, w, *want, lengths, reverse)):
+            np.testing.assert_allclose(g_, w_, **tol)
+
+
 def test_lstm_matches_torch():
     torch = pytest.importorskip("torch")
     x, wi, wh, b = _lstm_inputs(B=2, T=5, I=3, H=4, seed=2)

@@ -19,15 +19,45 @@ Inside a step:
   element, the slowest part of the loop at these sizes;
 * backward, ``dh_next = W_hh^T da`` is again axpys, over the rows of W_hh.
 
+When the gate width allows (G, and for the backward H, a multiple of the
+register tile's NR columns: 32 float32 on AVX-512), rows go in tiles of RB
+(8 on AVX-512, 4 otherwise) that step through time together, and the
+recurrent product of the whole tile is the register-tile micro-kernel that
+matmul uses (``_jit.make_tile``): each W_hh value loaded once serves RB rows
+instead of one.  A row whose sequence has ended (or not yet begun, going
+backwards) rides along with zeros and writes nothing.  Other widths take the
+row-at-a-time loop above.
+
 The recurrent weight's gradient ``dW_hh = sum_{b,t} da[b,t] h'[b,t]^T`` is
 not accumulated in the loop (rows would race on it): ``lstm_bwd`` forms it
 afterwards with one (G, B*T) @ (B*T, H) BLAS matmul.
 """
+import numba
 import numpy as np
 from numba import njit, prange
 
-from ._jit import FASTMATH, exp_inplace
+from ._jit import FASTMATH, exp_inplace, make_tile
+from .machine import machine_info
 from .reference_lstm import previous
+
+_VB = machine_info()["vector_bytes"]      # bytes per SIMD vector
+NV = 2                                    # SIMD vectors per tile row: NR = NV * lanes columns
+RB = 8 if _VB == 64 else 4                # rows per tile: RB x NV accumulators stay in registers
+_tile = make_tile(RB, NV)
+
+
+def _tile_py(kc, A, B, bo, D, ci, cj):
+    """What ``_tile`` computes, in numpy (the micro-kernel under NUMBA_DISABLE_JIT=1)."""
+    nr = NV * _VB // B.itemsize
+    D[ci:ci + RB, cj:cj + nr] += A[:RB, :kc] @ B[:kc, bo:bo + nr]
+
+
+tile = _tile_py if numba.config.DISABLE_JIT else _tile
+
+
+def tile_columns(dtype):
+    """NR: the columns one register tile covers for ``dtype`` (32 float32 on AVX-512)."""
+    return NV * _VB // np.dtype(dtype).itemsize
 
 
 def _sigmoid_tanh(a, G, H, bits, exact):
@@ -125,6 +155,97 @@ def _lstm_bwd(dh, w, c, gates, lengths, reverse, dxg, exact):
                     dh_next[k] += dj * w[j, k]
 
 
+def _tile_lengths(lengths, b0, B):
+    """Lengths of the RB rows of the tile starting at row b0 (0 past the batch) and their max."""
+    Ls = np.zeros(RB, np.int64)
+    for r in range(RB):
+        if b0 + r < B:
+            Ls[r] = lengths[b0 + r]
+    return Ls, Ls.max()
+
+
+def _lstm_fwd_tiled(xg, wt, lengths, reverse, h_out, c_out, gates, exact, NR):
+    B, T, G = xg.shape
+    H = G // 4
+    for tb in prange((B + RB - 1) // RB):
+        b0 = tb * RB
+        hb = np.zeros((RB, H), xg.dtype)         # the tile's states
+        cb = np.zeros((RB, H), xg.dtype)
+        a = np.empty((RB, G), xg.dtype)
+        tc = np.empty(H, xg.dtype)
+        bits = np.empty(G, np.int32)
+        Ls, Lmax = tile_lengths(lengths, b0, B)
+        for s in range(Lmax):
+            for r in range(RB):
+                if s < Ls[r]:
+                    t = Ls[r] - 1 - s if reverse else s
+                    for j in range(G):
+                        a[r, j] = xg[b0 + r, t, j]
+                else:
+                    for j in range(G):
+                        a[r, j] = 0
+            for cj in range(0, G, NR):           # a += h W_hh^T: (RB, H) @ (H, NR) per tile
+                tile(H, hb, wt, cj, a, 0, cj)
+            for r in range(RB):
+                if s >= Ls[r]:
+                    continue
+                t = Ls[r] - 1 - s if reverse else s
+                ar = a[r]
+                sigmoid_tanh(ar, G, H, bits, exact)
+                for j in range(H):
+                    cb[r, j] = ar[H + j] * cb[r, j] + ar[j] * ar[2 * H + j]
+                tanh_into(cb[r], tc, H, bits, exact)
+                for j in range(H):
+                    hb[r, j] = ar[3 * H + j] * tc[j]
+                    h_out[b0 + r, t, j] = hb[r, j]
+                    c_out[b0 + r, t, j] = cb[r, j]
+                for j in range(G):
+                    gates[b0 + r, t, j] = ar[j]
+
+
+def _lstm_bwd_tiled(dh, w, c, gates, lengths, reverse, dxg, exact, NR):
+    B, T, G = gates.shape
+    H = G // 4
+    one = dh.dtype.type(1)
+    for tb in prange((B + RB - 1) // RB):
+        b0 = tb * RB
+        dhn = np.zeros((RB, H), dh.dtype)        # dh and dc flowing back into the step before
+        dcn = np.zeros((RB, H), dh.dtype)
+        da = np.zeros((RB, G), dh.dtype)
+        tc = np.empty(H, dh.dtype)
+        bits = np.empty(H, np.int32)
+        Ls, Lmax = tile_lengths(lengths, b0, B)
+        for s in range(Lmax - 1, -1, -1):
+            for r in range(RB):
+                if s >= Ls[r]:
+                    for j in range(G):           # not begun yet: contributes nothing to dh_next
+                        da[r, j] = 0
+                    continue
+                t = Ls[r] - 1 - s if reverse else s
+                tp = t + 1 if reverse else t - 1
+                tanh_into(c[b0 + r, t], tc, H, bits, exact)
+                for j in range(H):
+                    i = gates[b0 + r, t, j]
+                    f = gates[b0 + r, t, H + j]
+                    g = gates[b0 + r, t, 2 * H + j]
+                    o = gates[b0 + r, t, 3 * H + j]
+                    d = dh[b0 + r, t, j] + dhn[r, j]
+                    dc = dcn[r, j] + d * o * (one - tc[j] * tc[j])
+                    cp = c[b0 + r, tp, j] if s > 0 else dh.dtype.type(0)
+                    da[r, j] = dc * g * i * (one - i)
+                    da[r, H + j] = dc * cp * f * (one - f)
+                    da[r, 2 * H + j] = dc * i * (one - g * g)
+                    da[r, 3 * H + j] = d * tc[j] * o * (one - o)
+                    dcn[r, j] = dc * f
+                for j in range(G):
+                    dxg[b0 + r, t, j] = da[r, j]
+            for r in range(RB):
+                for k in range(H):
+                    dhn[r, k] = 0
+            for cj in range(0, H, NR):           # dh_next = da W_hh: (RB, G) @ (G, NR) per tile
+                tile(G, da, w, cj, dhn, 0, cj)
+
+
 def _check(xg, w_hh, lengths):
     if xg.ndim != 3 or xg.shape[2] % 4:
         raise ValueError(f"lstm: gate inputs must be (B, T, 4H), got {xg.shape}")
@@ -148,7 +269,11 @@ def lstm_fwd(xg, w_hh, lengths, reverse=False):
     h = np.zeros((B, T, G // 4), dt)
     c = np.zeros((B, T, G // 4), dt)
     gates = np.zeros((B, T, G), dt)
-    lstm_fwd_kernel(xg, wt, lengths, bool(reverse), h, c, gates, dt == np.float64)
+    NR = tile_columns(dt)
+    if G % NR == 0 and not numba.config.DISABLE_JIT:
+        lstm_fwd_tiled_kernel(xg, wt, lengths, bool(reverse), h, c, gates, dt == np.float64, NR)
+    else:
+        lstm_fwd_kernel(xg, wt, lengths, bool(reverse), h, c, gates, dt == np.float64)
     return h, c, gates
 
 
@@ -159,13 +284,20 @@ def lstm_bwd(dh, w_hh, h, c, gates, lengths, reverse=False):
     w = np.ascontiguousarray(w_hh, dt)
     lengths = np.ascontiguousarray(lengths, np.int64)
     dxg = np.zeros(gates.shape, dt)
-    lstm_bwd_kernel(dh, w, c, gates, lengths, bool(reverse), dxg, dt == np.float64)
     G, H = w.shape
+    NR = tile_columns(dt)
+    if H % NR == 0 and not numba.config.DISABLE_JIT:
+        lstm_bwd_tiled_kernel(dh, w, c, gates, lengths, bool(reverse), dxg, dt == np.float64, NR)
+    else:
+        lstm_bwd_kernel(dh, w, c, gates, lengths, bool(reverse), dxg, dt == np.float64)
     dw = dxg.reshape(-1, G).T @ previous(h, reverse).reshape(-1, H)   # (G, H): sum over (b, t)
     return dxg, dw
 
 
 sigmoid_tanh = njit(fastmath=FASTMATH, cache=True)(_sigmoid_tanh)
 tanh_into = njit(fastmath=FASTMATH, cache=True)(_tanh_into)
+tile_lengths = njit(cache=True)(_tile_lengths)
+lstm_fwd_tiled_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_lstm_fwd_tiled)
+lstm_bwd_tiled_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_lstm_bwd_tiled)
 lstm_fwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_lstm_fwd)
 lstm_bwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_lstm_bwd)
