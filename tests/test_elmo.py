@@ -206,6 +206,19 @@ def test_transfer_interface_and_freezing():
     assert f.shape == (3, 64)
 
 
+def test_wraps_in_sequence_classifier():
+    from minitl.transfer.classifier import SequenceClassifier
+    clf = SequenceClassifier(elmo(), n_classes=2, pool="mean")
+    x, mask = ids((3, 7)), np.arange(7)[None, :] < np.array([[7], [4], [1]])
+    assert clf(x, mask).shape == (3, 2)
+    assert [n for n, _ in clf.layer_groups()] == ["embeddings", "blocks.0", "blocks.1", "head"]
+    clf.freeze()                                    # features-style: the scalar mix and the head train
+    trainable = {n for n, p in clf.named_parameters() if p.requires_grad}
+    assert trainable == {"backbone.scalar_mix.scalar_parameters", "backbone.scalar_mix.gamma",
+                         "head.weight", "head.bias"}
+    assert not clf.backbone.lm_head.weight.requires_grad      # the LM softmax is never trained here
+
+
 @pytest.fixture(scope="module")
 def tok():
     from minitl.text import BPETokenizer
