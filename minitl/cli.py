@@ -12,6 +12,7 @@ import sys
 # Modules that add subcommands, in the order they appear in ``--help``.
 COMMAND_MODULES = [
     "minitl.commands.finetune",
+    "minitl.commands.experiment",
     "minitl.commands.demo",
     "minitl.commands.datasets",
     "minitl.commands.word2vec",

@@ -34,11 +34,24 @@ RECIPES = {
 W2V = dict(sg=True, dim=100, epochs=10, min_count=3)
 DEFAULT_MINUTES = {"gpt": 8.0, "bert": 8.0}      # `minitl pretrain all` with no --minutes: ~17 min
 
+# The "smoke" profile: models built in seconds (nano transformers, 30 steps, one word2vec
+# epoch, all on the small news corpus) into their own folder, for tests and --smoke runs.
+SMOKE = {"corpus": "news", "preset": "nano", "vocab_size": 400, "steps": 30, "w2v_epochs": 1}
+_profile = {"name": "default"}
+
+
+def set_profile(name):
+    """"default" or "smoke": which set of cached models ``pretrained`` and ``load`` use."""
+    if name not in ("default", "smoke"):
+        raise ValueError(f"unknown hub profile {name!r}; expected 'default' or 'smoke'")
+    _profile["name"] = name
+
 
 def model_dir(name):
     if name not in NAMES:
         raise ValueError(f"unknown pretrained model {name!r}; expected one of {NAMES}")
-    return os.path.join(cache_root(), "models", name)
+    folder = "models" if _profile["name"] == "default" else "models-smoke"
+    return os.path.join(cache_root(), folder, name)
 
 
 def card(name):
@@ -84,14 +97,20 @@ def build(name, minutes=None, progress=True):
     work = final + ".building"
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
+    smoke = _profile["name"] == "smoke"
     if name == "w2v":
-        info = _build_w2v(work, progress)
+        info = _build_w2v(work, progress, epochs=SMOKE["w2v_epochs"] if smoke else W2V["epochs"],
+                          corpus=SMOKE["corpus"] if smoke else CORPUS)
     else:
         minutes = minutes or DEFAULT_MINUTES[name]
         cfg = replace(RECIPES[name], progress=progress)
-        cfg = replace(cfg, steps=steps_for_minutes(cfg, minutes))
+        if smoke:
+            cfg = replace(cfg, corpus=SMOKE["corpus"], preset=SMOKE["preset"], vocab_size=SMOKE["vocab_size"],
+                          steps=SMOKE["steps"])
+        else:
+            cfg = replace(cfg, steps=steps_for_minutes(cfg, minutes))
         print(f"pretraining {name} for ~{minutes:.1f} min: {cfg.steps} steps (measured on this machine)")
-        run = pretrain(replace(cfg, max_minutes=1.5 * minutes), os.path.join(work, "run"))
+        run = pretrain(replace(cfg, max_minutes=0 if smoke else 1.5 * minutes), os.path.join(work, "run"))
         shutil.copytree(run["model_dir"], os.path.join(work, "model"))
         info = {"recipe": asdict(cfg), "steps": run["steps"], "train_tokens": run["train_tokens"],
                 "validation": run["validation"], "budget_minutes": minutes}
@@ -140,17 +159,18 @@ def steps_for_minutes(cfg, minutes, probe_steps=4):
     return max(20, int(60 * minutes / per_step))
 
 
-def _build_w2v(work, progress):
+def _build_w2v(work, progress, epochs, corpus):
     from minitl import data, manual_seed
     from minitl.models.word2vec import Word2Vec, Word2VecConfig
     from minitl.text.words import tokenize
     manual_seed(0)
-    sentences = [s for s in (tokenize(d) for d in data.corpus(CORPUS, "train")) if s]
-    w2v = Word2Vec(Word2VecConfig(**W2V))
+    sentences = [s for s in (tokenize(d) for d in data.corpus(corpus, "train")) if s]
+    recipe = dict(W2V, epochs=epochs)
+    w2v = Word2Vec(Word2VecConfig(**recipe))
     w2v.build_vocab(sentences)
     stats = w2v.train(sentences, progress=progress)
     w2v.wv.save(os.path.join(work, "vectors"))
-    return {"recipe": {"corpus": CORPUS, **W2V}, "words": int(sum(map(len, sentences))),
+    return {"recipe": {"corpus": corpus, **recipe}, "words": int(sum(map(len, sentences))),
             "vocab": len(w2v.wv), "words_per_s": round(float(stats["words_per_s"]))}
 
 

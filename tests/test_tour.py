@@ -12,15 +12,11 @@ from minitl.transfer import methods as M
 
 @pytest.fixture
 def tiny_hub(tmp_path, monkeypatch):
-    """Pretrained models built in seconds into a private cache: nano transformers on news."""
-    monkeypatch.setattr(hub, "model_dir", lambda name: str(tmp_path / "models" / name))
-    for kind in ("gpt", "bert"):
-        monkeypatch.setitem(hub.RECIPES, kind, replace(hub.RECIPES[kind], corpus="news", preset="nano",
-                                                       vocab_size=400))
-    monkeypatch.setattr(hub, "W2V", dict(hub.W2V, epochs=1))
-    monkeypatch.setattr(hub, "CORPUS", "news")
-    monkeypatch.setattr(hub, "steps_for_minutes", lambda cfg, minutes: 30)
-    return tmp_path
+    """Pretrained models built in seconds (the hub's smoke profile) into a private cache."""
+    monkeypatch.setattr(hub, "cache_root", lambda: str(tmp_path / "home"))
+    hub.set_profile("smoke")
+    yield tmp_path
+    hub.set_profile("default")
 
 
 @pytest.mark.slow

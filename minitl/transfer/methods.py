@@ -9,7 +9,7 @@ name says what it is:
 | ``scratch:gpt``     | scratch  | the GPT architecture from random init, fine-tuned end to end (its own recipe) |
 | ``scratch:bert``    | scratch  | the same for BERT                                                   |
 | ``w2v``             | transfer | mean of pretrained word2vec vectors, CV logistic regression         |
-| ``gpt:STRATEGY``    | transfer | the pretrained GPT in a SequenceClassifier, ``finetune(strategy=STRATEGY)`` |
+| ``gpt:STRATEGY``    | transfer | the pretrained GPT in a SequenceClassifier, ``finetune(strategy=STRATEGY)``; modifiers: ``gpt:gradual+dlr+stlr`` (discriminative lr 2.6, slanted triangular), ``+lr=1e-3`` |
 | ``bert:STRATEGY``   | transfer | the same with BERT (``bert:features`` = frozen features + CV probe) |
 
 Recipes (``RECIPES``) are fixed per method, never chosen on the test split;
@@ -36,6 +36,16 @@ RECIPES = {
 def kind(method):
     """"transfer" or "scratch"."""
     return "scratch" if method == "bow" or method.startswith("scratch:") else "transfer"
+
+
+def needs(method):
+    """The pretrained models a method uses: () for bow, ("w2v",), ("gpt",) ..."""
+    if method == "bow":
+        return ()
+    if method == "w2v":
+        return ("w2v",)
+    head, _, arg = method.partition(":")
+    return (arg,) if head == "scratch" else (head,)
 
 
 def describe(method):
@@ -79,6 +89,22 @@ class Context:
         return model
 
 
+def with_modifiers(recipe, spec):
+    """"gradual+dlr+stlr" -> the recipe with strategy gradual, discriminative lr 2.6, slanted triangular."""
+    strategy, *mods = spec.split("+")
+    recipe = replace(recipe, strategy=strategy)
+    for mod in mods:
+        if mod == "dlr":
+            recipe = replace(recipe, discriminative=2.6)
+        elif mod == "stlr":
+            recipe = replace(recipe, schedule="stlr")
+        elif mod.startswith("lr="):
+            recipe = replace(recipe, lr=float(mod[3:]))
+        else:
+            raise ValueError(f"unknown modifier {mod!r} in {spec!r}: expected dlr, stlr or lr=X")
+    return recipe
+
+
 def classifier(ctx, method, n_classes, label_names=None, seed=0):
     """The SequenceClassifier a transformer method trains, and its FinetuneConfig."""
     from minitl.transfer.classifier import SequenceClassifier
@@ -88,7 +114,7 @@ def classifier(ctx, method, n_classes, label_names=None, seed=0):
     bb = ctx.backbone(name, random_init=scratch, seed=seed)
     recipe = ctx.recipes["scratch" if scratch else name]
     if not scratch and arg:
-        recipe = replace(recipe, strategy=arg)
+        recipe = with_modifiers(recipe, arg)
     minitl.manual_seed(seed)
     clf = SequenceClassifier(bb, n_classes, pool="mean", label_names=label_names)
     return clf, replace(recipe, seed=seed, progress=ctx.progress)
