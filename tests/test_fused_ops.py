@@ -41,6 +41,9 @@ CASES = {
         q, k, v, is_causal=True, key_padding_mask=PAD), [(2, 1, 4, 3)] * 3),
     "attention_T1": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
                      [(1, 2, 1, 5)] * 3),
+    # one packed (B, T, 3C) projection, heads split as views: composed = reshape, permute, slices, ...
+    "attention_packed_causal": (lambda qkv: F.packed_self_attention(qkv, 2, is_causal=True), [(2, 5, 12)]),
+    "attention_packed_padded": (lambda qkv: F.packed_self_attention(qkv, 3, key_padding_mask=PAD), [(2, 4, 9)]),
 }
 FUSED_OP = {"gelu": "FusedGELU", "layer_norm": "FusedLayerNorm", "cross_entropy": "FusedCrossEntropy",
             "attention": "FusedAttention"}

@@ -90,15 +90,14 @@ class SelfAttention(Module):
         B, T, C = x.shape
         nh, hs = self.n_head, C // self.n_head
         # Linear layers see 2-D (B*T, C) inputs: one BLAS matrix product instead of B small ones.
-        qkv = self.qkv(x.reshape(B * T, C))                        # (B*T, 3C)
-        qkv = qkv.reshape(B, T, 3, nh, hs).permute(2, 0, 3, 1, 4)  # (3, B, nh, T, hs)
-        q, k, v = qkv[0], qkv[1], qkv[2]                           # each (B, nh, T, hs)
+        qkv = self.qkv(x.reshape(B * T, C)).reshape(B, T, 3 * C)  # (B, T, 3C) = [q | k | v]
         if self.record:
-            self.probs = attention_probs(q.data, k.data, is_causal, key_padding_mask)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=is_causal, key_padding_mask=key_padding_mask,
-                                           dropout_p=self.drop.p if self.training else 0.0)  # (B, nh, T, hs)
-        y = y.permute(0, 2, 1, 3).reshape(B * T, C)                # (B*T, C): heads side by side
-        return self.drop(self.proj(y)).reshape(B, T, C)            # (B, T, C)
+            heads = qkv.data.reshape(B, T, 3, nh, hs).transpose(2, 0, 3, 1, 4)   # (3, B, nh, T, hs)
+            self.probs = attention_probs(heads[0], heads[1], is_causal, key_padding_mask)
+        # the fused op splits the heads as views of qkv and writes one packed gradient (one tape node)
+        y = F.packed_self_attention(qkv, nh, is_causal=is_causal, key_padding_mask=key_padding_mask,
+                                    dropout_p=self.drop.p if self.training else 0.0)  # (B, T, C)
+        return self.drop(self.proj(y.reshape(B * T, C))).reshape(B, T, C)  # (B, T, C)
 
 
 def attention_probs(q, k, is_causal=False, key_padding_mask=None):

@@ -189,3 +189,25 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, *, is_causal=False, ke
     if dropout_p > 0.0:
         att = dropout(att, dropout_p, training=True)
     return att @ v
+
+
+def packed_self_attention(qkv, n_head, is_causal=False, key_padding_mask=None, dropout_p=0.0):
+    """Multi-head self-attention from one packed projection: qkv (B, T, 3C) -> (B, T, C).
+
+    Args:
+        qkv: ``[q | k | v]`` along the last axis, each C = n_head * hs (one Linear(C, 3C)).
+        n_head: number of heads; head h of q is ``qkv[..., h*hs:(h+1)*hs]``.
+        is_causal, key_padding_mask, dropout_p: as in ``scaled_dot_product_attention``.
+    Returns:
+        (B, T, C): the heads' outputs side by side.  Fused (``config.FUSED``), it is one
+        tape node that splits the heads as views and writes one packed gradient; composed,
+        it is reshape, permute, three slices, attention, permute, reshape.
+    """
+    B, T, C3 = qkv.shape
+    impl = _fused("packed_self_attention")
+    if impl is not None and 0.0 <= dropout_p < 1.0:
+        return impl(qkv, n_head, is_causal=is_causal, key_padding_mask=key_padding_mask, dropout_p=dropout_p)
+    x = qkv.reshape(B, T, 3, n_head, C3 // (3 * n_head)).permute(2, 0, 3, 1, 4)   # (3, B, nh, T, hs)
+    y = scaled_dot_product_attention(x[0], x[1], x[2], is_causal=is_causal, key_padding_mask=key_padding_mask,
+                                     dropout_p=dropout_p)                          # (B, nh, T, hs)
+    return y.permute(0, 2, 1, 3).reshape(B, T, C3 // 3)

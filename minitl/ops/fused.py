@@ -99,28 +99,49 @@ class FusedCrossEntropy(Function):
         return bwd(logits, ctx.target, lse, dloss, ctx.ignore_index)
 
 
+def _split_heads(qkv, n_head):
+    """qkv (B, T, 3C) -> q, k, v (B, nh, T, hs): strided views, no copy."""
+    B, T, C3 = qkv.shape
+    x = qkv.reshape(B, T, 3, n_head, C3 // (3 * n_head))
+    return x[:, :, 0].swapaxes(1, 2), x[:, :, 1].swapaxes(1, 2), x[:, :, 2].swapaxes(1, 2)
+
+
 class FusedAttention(Function):
-    """q, k, v (B, nh, T, hs); ``is_causal``, ``key_padding_mask`` (B, T) bool, ``dropout_p``
-    and ``seed`` (of the dropout mask; default: drawn from ``minitl.random``) are keywords."""
+    """q, k, v (B, nh, T, hs) -> (B, nh, T, hs); or, with the keyword ``n_head``, one packed
+    qkv (B, T, 3C) (a single QKV projection, heads split as views) -> (B, T, C), heads side by side.
+    ``is_causal``, ``key_padding_mask`` (B, T) bool, ``dropout_p`` and ``seed`` (of the dropout
+    mask; default: drawn from ``minitl.random``) are keywords."""
 
     @staticmethod
-    def forward(ctx, q, k, v, is_causal=False, key_padding_mask=None, dropout_p=0.0, seed=None):
+    def forward(ctx, *arrays, is_causal=False, key_padding_mask=None, dropout_p=0.0, seed=None, n_head=None):
         if dropout_p > 0.0 and seed is None:
             seed = random.next_seed()                               # reproducible under manual_seed
         seed = 0 if seed is None else seed
+        q, k, v = arrays if n_head is None else _split_heads(arrays[0], n_head)
         fwd = _pick(ctx, _attention.attention_fwd, R.attention_ref)
         out, lse = fwd(q, k, v, is_causal, key_padding_mask, dropout_p, seed)
-        ctx.save_for_backward(q, k, v, out, lse)                    # lse (B, nh, T), not the T x T probs
-        ctx.causal, ctx.mask, ctx.drop = is_causal, key_padding_mask, (dropout_p, seed)
-        return out
+        ctx.save_for_backward(*arrays, out, lse)                    # lse (B, nh, T), not the T x T probs
+        ctx.causal, ctx.mask, ctx.drop, ctx.n_head = is_causal, key_padding_mask, (dropout_p, seed), n_head
+        if n_head is None:
+            return out
+        B, nh, T, hs = out.shape
+        return out.swapaxes(1, 2).reshape(B, T, nh * hs)           # (B, T, C)
 
     @staticmethod
     def backward(ctx, grad):
         # forward was: out = (softmax(q k^T / sqrt(hs), masked) * keep) v; backward recomputes p from lse
         # and keep from the seed (keep = 1 without dropout)
-        q, k, v, out, lse = ctx.saved
+        *arrays, out, lse = ctx.saved
         bwd = _attention.attention_bwd if ctx.use_kernel else R.attention_bwd_ref
-        return bwd(q, k, v, out, lse, grad, ctx.causal, ctx.mask, *ctx.drop)
+        if ctx.n_head is None:
+            return bwd(*arrays, out, lse, grad, ctx.causal, ctx.mask, *ctx.drop)
+        B, nh, T, hs = out.shape
+        g = grad.reshape(B, T, nh, hs).swapaxes(1, 2)               # (B, nh, T, hs) view
+        grads = bwd(*_split_heads(arrays[0], nh), out, lse, g, ctx.causal, ctx.mask, *ctx.drop)
+        dqkv = np.empty((B, T, 3, nh, hs), dtype=arrays[0].dtype)   # the packed gradient, written once
+        for i, d in enumerate(grads):
+            dqkv[:, :, i] = d.swapaxes(1, 2)
+        return dqkv.reshape(B, T, 3 * nh * hs)
 
 
 # -- the functional entry points registered in F.FUSED_IMPLS ---------------------
@@ -171,5 +192,16 @@ def scaled_dot_product_attention(q, k, v, is_causal=False, key_padding_mask=None
                                 dropout_p=float(dropout_p))
 
 
+def packed_self_attention(qkv, n_head, is_causal=False, key_padding_mask=None, dropout_p=0.0):
+    """Self-attention from one packed projection qkv (B, T, 3C) -> (B, T, C) (heads side by side)."""
+    if qkv.ndim != 3 or qkv.shape[-1] % (3 * n_head):
+        raise ValueError(f"packed attention: qkv must be (B, T, 3C) with C divisible by n_head={n_head}, "
+                         f"got {qkv.shape}")
+    mask = None if key_padding_mask is None else _data(key_padding_mask).astype(bool)
+    return FusedAttention.apply(qkv, n_head=int(n_head), is_causal=bool(is_causal), key_padding_mask=mask,
+                                dropout_p=float(dropout_p))
+
+
 FUSED = {"gelu": gelu, "layer_norm": layer_norm, "cross_entropy": cross_entropy,
-         "scaled_dot_product_attention": scaled_dot_product_attention}
+         "scaled_dot_product_attention": scaled_dot_product_attention,
+         "packed_self_attention": packed_self_attention}
