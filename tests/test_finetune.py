@@ -164,3 +164,12 @@ def test_save_and_load_round_trip(tok, tmp_path):
     with pytest.raises(ValueError, match="not a SequenceClassifier"):
         clf.backbone.save_pretrained(str(tmp_path / "bb"))
         SequenceClassifier.from_pretrained(str(tmp_path / "bb"))
+
+
+def test_deep_preset_runs_option_b_as_the_notes_write_it():
+    cfg = GPTConfig.from_preset("deep", vocab_size=300)
+    assert cfg.n_layer == 12
+    clf = SequenceClassifier(GPT(cfg), 2)
+    parse_strategy("freeze_bottom:10").apply(clf)
+    trained = [n for n, ps in clf.layer_groups() if all(p.requires_grad for p in ps)]
+    assert trained == ["blocks.10", "blocks.11", "head"]      # layers 11-12 (1-based) + the new head

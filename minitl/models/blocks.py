@@ -34,6 +34,9 @@ PRESETS = {
     "nano": dict(n_layer=2, n_head=2, d_model=32, block_size=32, vocab_size=512, dropout=0.0),
     "micro": dict(n_layer=4, n_head=4, d_model=128, block_size=64, vocab_size=8192, dropout=0.0),
     "mini": dict(n_layer=6, n_head=6, d_model=192, block_size=128, vocab_size=8192, dropout=0.1),
+    # 12 narrow layers, so the notes' Option B runs exactly as written: layers 1-10 frozen,
+    # 11-12 + a new head trained (strategy "freeze_bottom:10"); ~1.1M parameters.
+    "deep": dict(n_layer=12, n_head=2, d_model=64, block_size=64, vocab_size=8192, dropout=0.0),
 }
 
 
