@@ -83,7 +83,7 @@ plot_bars([show(t) for t, _ in first], [p for _, p in first], os.path.join(args.
 pieces = bert.tokenizer.encode(" " + args.word)
 if len(pieces) > 1:
     print(f"   (this tokenizer splits {args.word!r} into {len(pieces)} pieces, so one [MASK] can hold only a piece"
-          f" of it:\n   a {bert.config.vocab_size}-token BPE; the default models' 8k-token BPE keeps common words whole)")
+          f" of it:\n   a {bert.config.vocab_size}-token BPE; a bigger vocabulary keeps more common words whole)")
 print("   Several masks are predicted at once, each independently of the others' answers:\n"
       "   BERT sees both sides of a gap, GPT only the left side.")
 
