@@ -71,8 +71,11 @@ def load_split(args, split, label_names=None):
     """A labelled Dataset from --data (a registered name or a file)."""
     from minitl import data
     if os.path.exists(args.data):
-        return data.load_file(args.data, text_column=args.text_column, label_column=args.label_column,
-                              label_names=label_names, split=split)
+        try:
+            return data.load_file(args.data, text_column=args.text_column, label_column=args.label_column,
+                                  label_names=label_names, split=split)
+        except KeyError as e:               # a missing column: a user error, said in one sentence
+            raise ValueError(f"{e.args[0]} (choose them with --text-column / --label-column)") from None
     ds = data.load(args.data, split)
     if ds.labels is None:
         raise ValueError(f"--data {args.data}: this dataset has no labels; choose a labelled one")
@@ -162,15 +165,18 @@ def model_path(path):
 
 def evaluate_classifier(args):
     """``minitl evaluate DIR --data D`` for a classifier directory."""
+    import numpy as np
     from minitl.transfer.finetune import evaluate
     from minitl.transfer.metrics import format_report, majority_baseline
     clf = load_classifier(args.dir)
     names = clf.config.label_names
     split = args.split or ("test" if not os.path.exists(args.data or "") else "train")
-    ds = load_split(args, split, None if not os.path.exists(args.data) else names)
-    if list(ds.label_names) != list(names):
-        raise ValueError(f"label sets differ: the classifier was trained on {names}, "
-                         f"--data {args.data} has {list(ds.label_names)}")
+    ds = load_split(args, split)
+    extra = sorted(set(ds.label_names) - set(names))
+    if extra:
+        raise ValueError(f"label sets differ: the classifier was trained on {names}, --data {args.data} "
+                         f"also has {extra}")
+    ds.labels = np.array([names.index(ds.label_names[k]) for k in ds.labels], np.int64)  # the model's order
     rep = evaluate(clf, ds.texts, ds.labels)
     print(f"{args.data} {split} split ({len(ds)} examples):\n" + format_report(rep, names))
     train_labels = load_split(args, "train").labels if not os.path.exists(args.data) else ds.labels
