@@ -2,6 +2,10 @@
 
     python benchmarks/bench_kernels.py [--quick] [--threads 2]
 
+AVX2 figures on an AVX-512 machine: ``NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=
+OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2`` (the empty NUMBA_CPU_FEATURES
+matters: with NUMBA_CPU_NAME alone Numba keeps the host's AVX-512 features).
+
 1. Validates every kernel against its numpy twin (exits 1 on a mismatch).
 2. Times each kernel beside its peer in the same run, alternating the two over
    several rounds and keeping the best time of each (the machine is shared):
@@ -348,6 +352,12 @@ def main():
         cfg["cpu"] = ll.get_host_cpu_name()
     except Exception:
         pass
+    from minitl.kernels import machine_info
+    info = machine_info()
+    cfg.update(simd=info["simd"], numba_cpu_name=info["cpu_name"], matmul_tile=info["matmul_tile"],
+               attention_tile=info["attention_tile"])
+    print(f"kernels built for {info['simd']} ({info['cpu_name']}): matmul tile {info['matmul_tile']}, "
+          f"KB={info['matmul_kb']}, attention tile {info['attention_tile']}")
     if not validate():
         print("validation FAILED: not timing kernels that disagree with their twins", file=sys.stderr)
         sys.exit(1)

@@ -1,6 +1,6 @@
 """Training tokens/second of minitl's GPT and BERT beside the same models in PyTorch eager.
 
-    python benchmarks/bench_train_step.py [--quick]
+    python benchmarks/bench_train_step.py [--quick] [--no-compile]
 
 Shape: n_layer=4, n_head=4, d_model=128, block_size=64, vocab_size=8192, batch 32,
 AdamW, 2 threads (Numba, BLAS and torch).  One step = forward, loss, backward,
@@ -10,6 +10,9 @@ give the same loss (validate, then time).  Timing alternates minitl and torch
 rounds and keeps each side's best round, so a noisy shared machine hurts both
 alike.  Peak RSS is measured in a fresh subprocess per side (the process's
 ``ru_maxrss`` after a few steps), so one side's memory never counts for the other.
+A third column times ``torch.compile`` of the same twin (inductor's CPU backend
+needs a C++ compiler; when compiling fails the column is null and
+``torch_compile_<kind>_note`` says why).
 
 The PyTorch twins below (``TorchGPT``, ``TorchBERT``) use minitl's parameter
 names, so ``state_dict`` copies across name for name; ``tests/test_torch_equivalence.py``
@@ -152,7 +155,8 @@ def minitl_side(kind, seed=0):
     return model, step
 
 
-def torch_side(kind, minitl_model=None, seed=0):
+def torch_side(kind, minitl_model=None, seed=0, compile=False):
+    """(model, step_fn) for PyTorch eager, or ``torch.compile`` of the same model (``compile=True``)."""
     import torch
     torch.set_num_threads(THREADS)
     torch.manual_seed(seed)
@@ -162,14 +166,31 @@ def torch_side(kind, minitl_model=None, seed=0):
         copy_weights(minitl_model, model)
     opt = torch.optim.AdamW(model.parameters(), lr=CONFIG["lr"])
     a, b = (torch.from_numpy(t) for t in make_batch(kind, seed))
+    run = torch.compile(model) if compile else model
 
     def step():
         opt.zero_grad(set_to_none=True)
-        _, loss = model(a, b) if kind == "gpt" else model(a, mlm_labels=b)
+        _, loss = run(a, b) if kind == "gpt" else run(a, mlm_labels=b)
         loss.backward()
         opt.step()
         return float(loss.detach())
     return model, step
+
+
+def compiled_side(kind, minitl_model):
+    """(step_fn or None, note): ``torch.compile`` (inductor, C++ on CPU) of the twin, with the minitl
+    model's current weights, compiled and validated here; None and the reason when it fails."""
+    try:
+        import torch
+        t0 = time.perf_counter()
+        _, cstep = torch_side(kind, minitl_model=minitl_model, compile=True)
+        _, estep = torch_side(kind, minitl_model=minitl_model)
+        l_c, l_e = cstep(), estep()                 # compiles here (minutes on 2 cores)
+        if abs(l_c - l_e) > 1e-3:
+            return None, f"torch.compile loss {l_c} != eager {l_e}"
+        return cstep, f"torch {torch.__version__} compile OK in {time.perf_counter() - t0:.0f} s"
+    except Exception as e:                          # no C++ compiler, unsupported op, ...: a null column
+        return None, f"torch.compile failed: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
 
 
 def time_steps(step, n):
@@ -211,6 +232,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer rounds (about a minute)")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--steps", type=int, default=None, help="steps per timed round")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile column (its compile "
+                    "takes minutes)")
     ap.add_argument("--rss-child", nargs=2, metavar=("SIDE", "KIND"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.rss_child:
@@ -235,6 +258,11 @@ def main():
             if abs(l_m - l_t) > 1e-3:
                 raise SystemExit(f"{kind}: minitl and torch disagree before timing ({l_m} vs {l_t})")
             sides["torch"] = tstep
+            if not args.no_compile:
+                cstep, why = compiled_side(kind, model)
+                if cstep is not None:
+                    sides["torch_compile"] = cstep
+                results[f"torch_compile_{kind}_note"] = why
         for s in sides.values():
             s()  # warm-up (JIT compilation, allocator)
         best = {name: float("inf") for name in sides}
@@ -247,15 +275,20 @@ def main():
         t = round(tokens / best["torch"], 1) if have_torch else None
         results[f"torch_{kind}_tokens_per_s"] = t
         results[f"{kind}_speedup_vs_torch"] = round(best["torch"] / best["minitl"], 3) if have_torch else None
+        c = best.get("torch_compile")
+        results[f"torch_compile_{kind}_tokens_per_s"] = round(tokens / c, 1) if c else None
+        results[f"{kind}_speedup_vs_torch_compile"] = round(c / best["minitl"], 3) if c else None
     results["gpt_peak_rss_mb"] = round(peak_rss("minitl", "gpt", 3), 1)
     results["torch_gpt_peak_rss_mb"] = round(peak_rss("torch", "gpt", 3), 1) if have_torch else None
-    print(f"{'':8}{'minitl tok/s':>14}{'torch tok/s':>14}{'speedup':>9}")
+    print(f"{'':8}{'minitl tok/s':>14}{'torch tok/s':>14}{'speedup':>9}{'compiled tok/s':>16}{'speedup':>9}")
     for kind in ("gpt", "bert"):
-        t = results[f"torch_{kind}_tokens_per_s"]
+        t, c = results[f"torch_{kind}_tokens_per_s"], results.get(f"torch_compile_{kind}_tokens_per_s")
         print(f"{kind:8}{results[f'{kind}_tokens_per_s']:>14,.0f}{(t or 0):>14,.0f}"
-              f"{(results[f'{kind}_speedup_vs_torch'] or 0):>9.2f}")
+              f"{(results[f'{kind}_speedup_vs_torch'] or 0):>9.2f}{(c or 0):>16,.0f}"
+              f"{(results.get(f'{kind}_speedup_vs_torch_compile') or 0):>9.2f}")
     print(f"peak RSS (GPT): minitl {results['gpt_peak_rss_mb']} MB, torch {results['torch_gpt_peak_rss_mb']} MB")
-    config = {**CONFIG, "rounds": rounds, "steps_per_round": steps, "torch": have_torch}
+    config = {**CONFIG, "rounds": rounds, "steps_per_round": steps, "torch": have_torch,
+              "torch_compile": have_torch and not args.no_compile}
     emit("train_step", config, results)
 
 

@@ -28,6 +28,8 @@ if MATMUL not in MODES:
 # 0.65-0.78 at 256^3, 0.76-0.88 for (512,128)@(128,512) and (2048,128)@(128,384),
 # 0.68-0.73 for the thin batched products of attention ((64,256,32) @
 # (64,32,256)), 0.84-0.9 at 512^3 and 1024^3.
+# With the AVX2 build (6x16 tile) vs OpenBLAS's Haswell kernel, 1 thread CPU: 0.72-0.89 at
+# 512^3, 0.93-0.95 at 1024^3 (shared machine, repeated side-by-side runs): BLAS still ahead.
 # So ``auto`` keeps BLAS unless the per-matrix work is inside this window, and
 # the window is empty (min > max): "never the kernel" on this machine.  Where numpy's BLAS is slow
 # (OPENBLAS_CORETYPE=Haswell, or a reference BLAS), set a window from the sweep,
