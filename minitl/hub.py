@@ -84,14 +84,20 @@ def load(name, minutes=None, progress=True):
     return (GPT if name == "gpt" else BERT).from_pretrained(path)
 
 
-def pretrain_all(minutes=None, progress=True, names=NAMES):
-    """Build (or rebuild) every default model; ``minutes`` is split between GPT and BERT."""
+def pretrain_all(minutes=None, progress=True, names=NAMES, steps=None):
+    """Build (or rebuild) every default model; ``minutes`` is split between GPT and BERT.
+
+    ``steps={"gpt": 1200}`` fixes a model's step count instead (the same model on any
+    machine, however long it takes here)."""
     per = None if minutes is None else max(minutes - 1.5, 1.0) / 2      # ~1.5 min for word2vec
-    return {n: build(n, per, progress=progress) for n in names}
+    steps = steps or {}
+    return {n: build(n, per, progress=progress, steps=steps.get(n)) for n in names}
 
 
-def build(name, minutes=None, progress=True):
-    """Pretrain model ``name`` into the cache (replacing an older one); returns its card."""
+def build(name, minutes=None, progress=True, steps=None):
+    """Pretrain model ``name`` into the cache (replacing an older one); returns its card.
+
+    The step count is ``steps`` if given, else what fits in ``minutes`` on this machine."""
     t0 = time.perf_counter()
     final = model_dir(name)
     work = final + ".building"
@@ -107,10 +113,15 @@ def build(name, minutes=None, progress=True):
         if smoke:
             cfg = replace(cfg, corpus=SMOKE["corpus"], preset=SMOKE["preset"], vocab_size=SMOKE["vocab_size"],
                           steps=SMOKE["steps"])
+        elif steps:
+            cfg = replace(cfg, steps=int(steps))
+            minutes = None
         else:
             cfg = replace(cfg, steps=steps_for_minutes(cfg, minutes))
-        print(f"pretraining {name} for ~{minutes:.1f} min: {cfg.steps} steps (measured on this machine)")
-        run = pretrain(replace(cfg, max_minutes=0 if smoke else 1.5 * minutes), os.path.join(work, "run"))
+        print(f"pretraining {name}: {cfg.steps} steps" + (f" (what fits in ~{minutes:.1f} min here)"
+                                                         if minutes and not smoke else ""))
+        budget = 0 if smoke or not minutes else 1.5 * minutes
+        run = pretrain(replace(cfg, max_minutes=budget), os.path.join(work, "run"))
         shutil.copytree(run["model_dir"], os.path.join(work, "model"))
         info = {"recipe": asdict(cfg), "steps": run["steps"], "train_tokens": run["train_tokens"],
                 "validation": run["validation"], "budget_minutes": minutes}

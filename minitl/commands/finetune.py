@@ -33,6 +33,8 @@ def register(subparsers, pretrain_subparsers):
     a.add_argument("--minutes", type=float, default=None,
                    help="total budget (default: 8 min each for GPT and BERT, word2vec ~1.5 min)")
     a.add_argument("--only", nargs="+", default=None, choices=["w2v", "gpt", "bert"])
+    a.add_argument("--gpt-steps", type=int, default=None, help="fix GPT's step count instead of a time budget")
+    a.add_argument("--bert-steps", type=int, default=None, help="fix BERT's step count instead of a time budget")
     a.set_defaults(func=pretrain_all)
 
     f = subparsers.add_parser("finetune", formatter_class=FMT,
@@ -91,7 +93,8 @@ def tour(args):
 
 def pretrain_all(args):
     from minitl import hub
-    cards = hub.pretrain_all(args.minutes, names=tuple(args.only or hub.NAMES))
+    steps = {k: v for k, v in (("gpt", args.gpt_steps), ("bert", args.bert_steps)) if v}
+    cards = hub.pretrain_all(args.minutes, names=tuple(args.only or hub.NAMES), steps=steps)
     for name, c in cards.items():
         print(f"{name}: {json.dumps({k: c[k] for k in ('seconds', 'steps', 'validation') if k in c})}")
     return 0
