@@ -90,8 +90,14 @@ def plot_lines(series, path, xlabel="", ylabel="", title="", percent=False, logx
     if reference is not None:
         ax.axhline(k * reference[0], color="grey", lw=1, ls=":")
         ax.text(ax.get_xlim()[0], k * reference[0], " " + reference[1], fontsize=7, va="bottom")
+    xs = sorted({float(v) for s in series.values() for v in s[0]})
     if logx:
         ax.set_xscale("log")
+    if len(xs) <= 12:                                       # few points: tick exactly at them
+        ax.set_xticks(xs, [f"{v:g}" if v < 1000 else f"{v:,.0f}" for v in xs])
+    if percent:                                             # accuracies: always show 40..100 at least
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(min(lo, 40), max(hi, 100))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel + (f"\n(error bars: {error_label})" if error_label else ""), fontsize=9)
     ax.set_title(title, fontsize=9)
