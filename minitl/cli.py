@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "minitl.commands.lm",
     "minitl.commands.elmo",
     "minitl.commands.export",
+    "minitl.commands.info",
 ]
 
 

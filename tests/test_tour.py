@@ -69,3 +69,11 @@ def test_finetune_evaluate_predict_on_a_csv_file(tiny_hub, tmp_path, capsys):
     other.write_text("review,stars\nok,meh\nbad,neg\n")
     assert main(["evaluate", out, "--data", str(other), "--text-column", "review", "--label-column", "stars"]) == 2
     assert "label sets differ" in capsys.readouterr().err
+
+
+def test_info_prints_the_kernels_view_of_the_machine(tiny_hub, capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    lanes = int(next(line.split()[-1] for line in out.splitlines() if "float32_lanes" in line))
+    assert lanes in (4, 8, 16)
+    assert "gpt   not built" in out               # the private smoke cache is empty
