@@ -161,7 +161,7 @@ class Trainer:
                     lrs = self.scheduler.get_last_lr()
                     rec = {"step": self.step, "loss": loss_sum / n_loss, "lr": lrs[-1],
                            "grad_norm": norm, "tokens_per_s": tokens / dt if dt > 0 else 0.0}
-                    if len(lrs) > 1:
+                    if len(set(lrs)) > 1:
                         rec["lrs"] = lrs          # one per parameter group, input side first
                     self._log(rec)
                     bar.set_postfix(loss=f"{rec['loss']:.3f}", tok_s=f"{rec['tokens_per_s']:.0f}")
