@@ -20,6 +20,7 @@ Files and folders get the usual permissions (0666 / 0777 minus the umask).
 ``state_dict()`` in a safetensors file too (arrays as tensors, step counts and
 hyper-parameters as JSON in the header's metadata), so resuming needs no pickle.
 """
+import contextlib
 import glob
 import json
 import os
@@ -77,13 +78,42 @@ def _fsync_dir(path):
         os.close(fd)
 
 
+@contextlib.contextmanager
+def dir_lock(folder, shared=False):
+    """Hold ``flock`` on the directory ``folder`` for the ``with`` block (no lock file is made).
+
+    ``save_dir`` holds it exclusively while it writes and swaps, ``load_dir``
+    shared while it reads, so a reader never sees half a swap and never
+    mistakes a live save's temporary folder for a leftover.  A killed process's
+    lock goes with it.  Where ``fcntl`` is missing (Windows) this does nothing.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _leftovers(directory):
+    parent, name = os.path.split(directory)
+    pattern = os.path.join(glob.escape(parent), f".{glob.escape(name)}.%s-*")
+    return sorted(glob.glob(pattern % "old"), key=os.path.getmtime), glob.glob(pattern % "tmp")
+
+
 def recover(directory):
     """Clean up after a save that was killed: restore the checkpoint if needed, drop the leftovers.
 
     If ``directory`` is missing but a ``.<name>.old-*`` sibling exists (the kill
     came between renaming the old checkpoint away and the new one in), the newest
     one is renamed back (with a warning).  Then every ``.<name>.tmp-*`` and
-    ``.<name>.old-*`` sibling is deleted.
+    ``.<name>.old-*`` sibling is deleted.  Runs under ``dir_lock``, so a save in
+    progress in another process is waited for, not mistaken for a leftover.
 
     Args:
         directory: the checkpoint directory.
@@ -91,15 +121,19 @@ def recover(directory):
         The list of paths removed or restored (empty when there was nothing to do).
     """
     directory = os.path.abspath(os.fspath(directory))
-    parent, name = os.path.split(directory)
-    olds = sorted(glob.glob(os.path.join(glob.escape(parent), f".{glob.escape(name)}.old-*")),
-                  key=os.path.getmtime)
-    tmps = glob.glob(os.path.join(glob.escape(parent), f".{glob.escape(name)}.tmp-*"))
+    if not any(_leftovers(directory)):
+        return []
+    with dir_lock(os.path.dirname(directory)):
+        return _recover_locked(directory)
+
+
+def _recover_locked(directory):
+    olds, tmps = _leftovers(directory)
     done = []
     if olds and not os.path.exists(directory):
         os.rename(olds[-1], directory)
         warnings.warn(f"checkpoint {directory} was missing after an interrupted save; "
-                      f"restored the previous one from {olds[-1]}", stacklevel=3)
+                      f"restored the previous one from {olds[-1]}", stacklevel=4)
         done.append(olds.pop())
     for leftover in olds + tmps:
         shutil.rmtree(leftover, ignore_errors=True)
@@ -139,11 +173,17 @@ def save_dir(directory, state_dict, config, meta=None, extra_files=None):
             raise ValueError(f"save_dir: extra file name {fname!r} must be a plain file name "
                              f"other than {CONFIG}, {WEIGHTS}, {META}")
     os.makedirs(parent, exist_ok=True)
-    recover(directory)
-    _check_target(directory)
     from minitl import __version__
     meta = {"minitl_version": __version__, "numpy_version": np.__version__, **(meta or {})}
+    with dir_lock(parent):
+        _recover_locked(directory)
+        _check_target(directory)
+        _write_and_swap(directory, state_dict, config, meta, extra)
+    return directory
 
+
+def _write_and_swap(directory, state_dict, config, meta, extra):
+    parent, name = os.path.split(directory)
     tmp = tempfile.mkdtemp(dir=parent, prefix=f".{name}.tmp-")  # mode 0700: widen to what the umask allows
     try:
         os.chmod(tmp, 0o777 & ~serialization.umask())
@@ -172,7 +212,6 @@ def save_dir(directory, state_dict, config, meta=None, extra_files=None):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return directory
 
 
 def load_dir(directory):
@@ -186,8 +225,15 @@ def load_dir(directory):
         FileNotFoundError naming the missing directory or file; CheckpointError for corrupt files.
     """
     directory = os.path.abspath(os.fspath(directory))
-    if os.path.isdir(os.path.dirname(directory)):
-        recover(directory)  # an interrupted save: the previous checkpoint is put back
+    parent = os.path.dirname(directory)
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(f"load_dir: checkpoint directory {directory} does not exist")
+    recover(directory)  # an interrupted save: the previous checkpoint is put back
+    with dir_lock(parent, shared=True):  # a save in progress finishes first
+        return _load_locked(directory)
+
+
+def _load_locked(directory):
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"load_dir: checkpoint directory {directory} does not exist")
     for fname in (CONFIG, WEIGHTS):

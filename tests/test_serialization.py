@@ -343,3 +343,34 @@ def test_checkpoints_follow_the_umask(tmp_path, mask):
     for f in ("config.json", "model.safetensors", "meta.json"):
         assert os.stat(os.path.join(d, f)).st_mode & 0o777 == 0o666 & ~mask, f
     assert os.stat(tmp_path / "plain.safetensors").st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_a_load_during_a_save_waits_and_never_removes_the_live_save(tmp_path):
+    import threading
+    d = _save(tmp_path / "ckpt", 1.0)
+    writing, release, results = threading.Event(), threading.Event(), {}
+
+    def slow_tokenizer(path):  # the save is in the middle of writing its temporary folder
+        writing.set()
+        assert release.wait(10)
+        with open(path, "w") as f:
+            f.write("{}")
+
+    def save():
+        try:
+            results["saved"] = _save(d, 2.0, extra_files={"tokenizer.json": slow_tokenizer})
+        except BaseException as e:  # noqa: BLE001 - reported below
+            results["save_error"] = e
+
+    saver = threading.Thread(target=save)
+    saver.start()
+    assert writing.wait(10)
+    loader = threading.Thread(target=lambda: results.setdefault("loaded", checkpoint.load_dir(d)))
+    loader.start()
+    loader.join(0.3)
+    assert loader.is_alive()                     # waiting for the save, not reading half of it
+    release.set()
+    saver.join(10)
+    loader.join(10)
+    assert "save_error" not in results, results.get("save_error")
+    assert results["loaded"][0]["w"].tolist() == [2.0] * 3 and os.listdir(tmp_path) == ["ckpt"]

@@ -112,19 +112,10 @@ def lock(folder):
 
     Two ``minitl datasets fetch`` processes on one cache take turns instead of
     deleting each other's downloads.  The lock is ``flock`` on the directory
-    itself, so no lock file is left behind.  Where ``fcntl`` is missing
-    (Windows) this does nothing; each download still goes through its own ``.part`` file.
+    itself (``minitl.checkpoint.dir_lock``), so no lock file is left behind.
     """
+    from minitl.checkpoint import dir_lock
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
+    with dir_lock(folder):
         yield
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
