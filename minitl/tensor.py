@@ -11,6 +11,11 @@ topological order, calling each op's ``backward`` once, and adds the results
 into ``.grad`` of the leaves.  Broadcasting is undone in exactly one place,
 ``_unbroadcast`` below, so no op's backward has to think about it.
 
+As in PyTorch, backward frees what the ops saved (a second backward through
+the same ops is an error unless the first passed ``retain_graph=True``), and
+every tensor has a version counter: an op records the versions of the inputs
+it saved, and backward refuses to run if one was changed in place since.
+
 Worked example::
 
     a = minitl.tensor([2.0], requires_grad=True)
