@@ -52,7 +52,13 @@ class ClassifierConfig:
 def backbones():
     """{class name: class} of the backbones a classifier can wrap and reload."""
     from minitl.models import BERT, GPT
-    return {"GPT": GPT, "BERT": BERT}
+    out = {"GPT": GPT, "BERT": BERT}
+    try:
+        from minitl.models.elmo import ELMo
+        out["ELMo"] = ELMo
+    except ImportError:          # pragma: no cover - ELMo is optional in a stripped-down copy
+        pass
+    return out
 
 
 class SequenceClassifier(Module):

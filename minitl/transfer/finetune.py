@@ -24,7 +24,7 @@ Model selection never looks at a test split: hyper-parameters are arguments;
 per epoch, never used to pick anything here.
 """
 import time
-from dataclasses import dataclass, asdict, field
+from dataclasses import dataclass, asdict
 
 import numpy as np
 
@@ -52,7 +52,6 @@ class FinetuneConfig:
     class_weight: str = "balanced"    # "balanced": each class weighs the same in the loss; "none"
     seed: int = 0
     progress: bool = True
-    extra: dict = field(default_factory=dict)   # free-form notes kept with the recipe
 
     def __post_init__(self):
         parse_strategy(self.strategy)
@@ -114,7 +113,7 @@ def finetune(model, texts, labels, config=None, out_dir=None, resume=False, eval
         secs = time.perf_counter() - t0
         return FinetuneResult(model, cfg, [], secs, 0, model.num_parameters(trainable_only=True), secs)
 
-    minitl.manual_seed(cfg.seed)
+    minitl.manual_seed(cfg.seed)           # dropout masks: the same seed, the same run
     batches = ClassificationBatches.from_sequences(model.encode(texts), y, model.tokenizer.pad_id,
                                                    batch_size=cfg.batch_size, seed=cfg.seed)
     per_epoch = len(batches)
@@ -130,10 +129,9 @@ def finetune(model, texts, labels, config=None, out_dir=None, resume=False, eval
         wb = class_w[yb]
         return (per * (wb / wb.sum())).sum()
 
-    def before_step(trainer, step):
-        strategy.apply(m_, epoch=step // per_epoch)
+    def before_step(trainer, step):      # the strategy's frozen groups for this step's epoch
+        strategy.apply(model, epoch=step // per_epoch)
 
-    m_ = model
     strategy.apply(model, epoch=0)
     opt = AdamW(param_groups(model, cfg.lr, cfg.weight_decay, cfg.discriminative or None),
                 lr=cfg.lr, betas=(0.9, 0.999))

@@ -29,6 +29,7 @@ from minitl.transfer.finetune import FinetuneConfig, finetune
 RECIPES = {
     "gpt": FinetuneConfig(strategy="full", lr=3e-4, epochs=10, batch_size=16, schedule="linear"),
     "bert": FinetuneConfig(strategy="full", lr=3e-4, epochs=10, batch_size=16, schedule="linear"),
+    "elmo": FinetuneConfig(strategy="features", lr=1e-3, epochs=10, batch_size=16, schedule="linear"),
     "scratch": FinetuneConfig(strategy="full", lr=1e-3, epochs=20, batch_size=16, schedule="linear"),
 }
 
@@ -77,10 +78,11 @@ class Context:
         self.progress = progress
 
     def backbone(self, name, random_init=False, seed=0):
-        from minitl.models import BERT, GPT
+        from minitl.transfer.classifier import backbones
         if name not in self.backbones:
             raise ValueError(f"method needs a pretrained {name}; the context has {sorted(self.backbones)}")
-        model = {"gpt": GPT, "bert": BERT}[name].from_pretrained(self.backbones[name])
+        classes = {k.lower(): v for k, v in backbones().items()}
+        model = classes[name].from_pretrained(self.backbones[name])
         if random_init:
             tok = model.tokenizer
             minitl.manual_seed(seed)

@@ -71,7 +71,7 @@ def aggregate(results, metric, keys=None):
 def run(experiment, mode="quick", seeds=3, out="runs/experiments", progress=True):
     """Run (or continue) one experiment; writes ``out/NAME.csv``, ``NAME.md``, ``NAME.png``."""
     from minitl import hub
-    from minitl.transfer.experiments import get
+    from minitl.transfer.experiments.registry import get
     exp = get(experiment) if isinstance(experiment, str) else experiment
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
