@@ -79,4 +79,5 @@ else:
           "(`minitl experiment --list`); the table above is the time measured so far.")
 if args.mode == "smoke":
     print("   (smoke mode: tiny models, 2 epochs, 200 test tweets -- the numbers mean nothing)")
-print(f"\n   plots: {args.out}/06_learning_curves.png (+ 06_time_to_accuracy.png when that experiment exists)")
+print(f"\n   plots: {args.out}/06_learning_curves.png" +
+      (", 06_time_to_accuracy.png" if "time-to-accuracy" in experiments.available() else ""))
