@@ -40,7 +40,7 @@ args = parse(config, __doc__)
 if args.mode == "smoke":
     hub.set_profile("smoke")
     args.seeds = 1
-    # data-scale pretrains one model per corpus fraction: the test suite's smoke run leaves it out
+    # data-scale pretrains models of its own: the test suite's smoke run leaves it out
     args.experiment = any(a.startswith("--experiment=") for a in sys.argv[1:]) and args.experiment
 elif args.mode == "full":
     args.seeds = max(args.seeds, 3)
@@ -93,7 +93,7 @@ path = plot_bars(["notes, as printed", "notes, computed (800 GB / 10 KB)", f"thi
 print("\n3. Downstream accuracy vs the fraction of the pretraining corpus used:")
 ran = False
 if not args.experiment:
-    print("   skipped (--smoke leaves it out: it pretrains one model per corpus fraction); "
+    print("   skipped (--smoke leaves it out: it pretrains models of its own); "
           "add --experiment=true to run it")
 elif "data-scale" in experiments.available():
     ran = True
