@@ -161,10 +161,11 @@ def build_model(cfg, tok):
     from minitl.models import BERT, BERTConfig, GPT, GPTConfig
     Model, Config = (GPT, GPTConfig) if cfg.kind == "gpt" else (BERT, BERTConfig)
     if cfg.init:
-        model = Model.from_pretrained(cfg.init).train()
-        if type(model) is not Model:
-            raise ValueError(f"pretrain {cfg.kind}: init {cfg.init} holds a {type(model).__name__}")
-        return model
+        meta = os.path.join(cfg.init, "meta.json")
+        held = json.load(open(meta)).get("model") if os.path.exists(meta) else None
+        if held != Model.__name__:
+            raise ValueError(f"pretrain {cfg.kind}: init {cfg.init} holds a {held} model, not a {Model.__name__}")
+        return Model.from_pretrained(cfg.init).train()
     return Model(Config.from_preset(cfg.preset, vocab_size=tok.vocab_size))
 
 

@@ -173,3 +173,32 @@ def test_deep_preset_runs_option_b_as_the_notes_write_it():
     parse_strategy("freeze_bottom:10").apply(clf)
     trained = [n for n, ps in clf.layer_groups() if all(p.requires_grad for p in ps)]
     assert trained == ["blocks.10", "blocks.11", "head"]      # layers 11-12 (1-based) + the new head
+
+
+def test_features_strategy_leaves_the_backbone_byte_identical(tok):
+    clf = make(tok, "bert")
+    before = snapshot(clf)
+    texts, y = data(20)
+    res = finetune(clf, texts, y, strategy="features", progress=False)
+    after = snapshot(clf)
+    assert all(np.array_equal(before[k], after[k]) for k in before if k.startswith("backbone."))
+    assert not np.array_equal(before["head.weight"], after["head.weight"])
+    assert res.trainable_params == clf.head.weight.size + clf.head.bias.size + 2 * 16   # head + final LN
+    assert res.steps == 0 and clf.backbone.wte.weight.grad is None          # no backprop at all
+
+
+def test_pretrain_init_continues_a_checkpoint_on_another_corpus(tmp_path):
+    from minitl.pretrain import PretrainConfig, pretrain
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("\n".join(POS + NEG) * 20 + "\n")
+    second.write_text("\n".join(f"the cat sat on mat {i}" for i in range(200)) + "\n")
+    base = pretrain(PretrainConfig("gpt", corpus=str(first), preset="nano", vocab_size=300, steps=3, warmup=1,
+                                   eval_every=0, ckpt_every=0, progress=False), str(tmp_path / "run1"))
+    cont = pretrain(PretrainConfig("gpt", corpus=str(second), init=base["model_dir"], steps=2, warmup=1,
+                                   lr=1e-9, eval_every=0, ckpt_every=0, progress=False), str(tmp_path / "run2"))
+    assert cont["tokenizer"].merges == base["tokenizer"].merges          # the checkpoint's own tokenizer
+    a, b = base["model"].state_dict(), cont["model"].state_dict()
+    assert all(np.allclose(a[k], b[k], atol=1e-6) for k in a)             # started from its weights (lr ~0)
+    with pytest.raises(ValueError, match="init .* holds a GPT"):
+        pretrain(PretrainConfig("bert", corpus=str(second), init=base["model_dir"], steps=1, progress=False),
+                 str(tmp_path / "run3"))
