@@ -370,8 +370,9 @@ def t5_finetune(args):
     cfg = TrainConfig(steps=args.steps, lr=args.lr, warmup_steps=min(30, args.steps), weight_decay=0.01,
                       desc="finetune t5")
     Trainer(model, lambda m, b: m(b[0], b[1], labels=b[2])[1], get_batch, cfg).fit()
-    preds = model.generate_text(["sentiment: " + t for t in test.texts], max_new_tokens=4)
     names = list(test.label_names)
+    longest = max(len(tok.encode(n)) for n in names) + 1                  # the label's pieces + <|endoftext|>
+    preds = model.generate_text(["sentiment: " + t for t in test.texts], max_new_tokens=longest)
     y_pred = np.array([names.index(p) if p in names else -1 for p in preds])
     y = np.asarray(test.labels)
     res = {"dataset": args.dataset, "labels": args.labels, "multitask": args.multitask,
