@@ -163,19 +163,31 @@ class SequenceClassifier(Module):
             return seqs
         return [[tok.eot_id] + tok.encode(t)[:T - 1] for t in texts]   # <|endoftext|> then the text
 
-    def predict_proba(self, texts, batch_size=128):
-        """(N,) texts -> (N, K) class probabilities (eval mode, no graph)."""
+    def map_batches(self, texts, fn, batch_size=128):
+        """Run ``fn(ids, mask) -> (b, ...) Tensor`` over ``texts`` in batches, in eval mode without
+        a graph, and concatenate the results: the one inference loop of the classifier."""
         was = self.training
         self.eval()
         out = []
         with minitl.no_grad():
             for s in range(0, len(texts), batch_size):
                 ids, mask = pad_sequences(self.encode(texts[s:s + batch_size]), self._tokenizer().pad_id)
-                z = self(ids, mask).data.astype(np.float64)           # (b, K)
-                z = np.exp(z - z.max(1, keepdims=True))
-                out.append(z / z.sum(1, keepdims=True))
+                out.append(fn(ids, mask).data)
         self.train(was)
-        return np.concatenate(out) if out else np.zeros((0, self.config.n_classes))
+        return np.concatenate(out)
+
+    def features(self, texts, batch_size=128):
+        """(N,) texts -> (N, C) pooled backbone features (what the head reads), float32."""
+        return self.map_batches(list(texts), lambda ids, mask: self.pool(self.backbone.hidden(ids, mask), mask),
+                                batch_size).astype(np.float32)
+
+    def predict_proba(self, texts, batch_size=128):
+        """(N,) texts -> (N, K) class probabilities (eval mode, no graph)."""
+        if len(texts) == 0:
+            return np.zeros((0, self.config.n_classes))
+        z = self.map_batches(list(texts), self, batch_size).astype(np.float64)    # (N, K) logits
+        z = np.exp(z - z.max(1, keepdims=True))
+        return z / z.sum(1, keepdims=True)
 
     def predict(self, texts, batch_size=128):
         """(N,) texts -> (N,) int class ids (``config.label_names`` names them)."""

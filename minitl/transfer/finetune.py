@@ -30,7 +30,7 @@ import numpy as np
 
 import minitl
 import minitl.nn.functional as F
-from minitl.data.batching import ClassificationBatches, pad_sequences
+from minitl.data.batching import ClassificationBatches
 from minitl.optim import AdamW, LinearDecay, SlantedTriangular
 from minitl.train import TrainConfig, Trainer
 from minitl.transfer.strategies import param_groups, parse_strategy
@@ -158,19 +158,6 @@ def finetune(model, texts, labels, config=None, out_dir=None, resume=False, eval
                           model.num_parameters(trainable_only=True), secs / cfg.epochs)
 
 
-def pooled_features(model, texts, batch_size=128):
-    """(N, C) pooled backbone features of the frozen model (eval mode, no graph)."""
-    was = model.training
-    model.eval()
-    out = []
-    with minitl.no_grad():
-        for s in range(0, len(texts), batch_size):
-            ids, mask = pad_sequences(model.encode(texts[s:s + batch_size]), model.tokenizer.pad_id)
-            out.append(model.pool(model.backbone.hidden(ids, mask), mask).data)   # (b, C)
-    model.train(was)
-    return np.concatenate(out).astype(np.float32)
-
-
 def fit_head_on_features(model, texts, y, seed=0):
     """The ``features`` strategy: frozen backbone, CV-regularised logistic regression as the head.
 
@@ -180,7 +167,7 @@ def fit_head_on_features(model, texts, y, seed=0):
     """
     from minitl.transfer.baselines import LogisticRegressionCV
     model.freeze()
-    X = pooled_features(model, texts)                                       # (N, C)
+    X = model.features(texts)                                               # (N, C)
     clf = LogisticRegressionCV(seed=seed).fit(X, y)
     K, C = model.head.weight.shape
     W, b = np.zeros((K, C)), np.zeros(K)
