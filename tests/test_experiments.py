@@ -10,10 +10,14 @@ from minitl.transfer import experiments as E
 from minitl.transfer.experiments import base
 
 
-@pytest.fixture
-def smoke_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(hub, "cache_root", lambda: str(tmp_path / "home"))
-    return tmp_path
+@pytest.fixture(scope="module")
+def smoke_cache(tmp_path_factory):
+    """One private cache for the module: the smoke models are built once, for every experiment."""
+    home = tmp_path_factory.mktemp("home")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(hub, "cache_root", lambda: str(home))
+    yield home
+    mp.undo()
 
 
 @pytest.mark.slow
