@@ -28,6 +28,7 @@ import numpy as np
 
 from minitl import data, hub
 from minitl.lesson import parse
+from minitl.models import GPT
 from minitl.transfer import experiments
 from minitl.transfer.probe import balanced_subsample
 from minitl.viz.curves import plot_bars
@@ -68,22 +69,22 @@ train = data.load("tweets", "train")
 idx = balanced_subsample(train.labels, args.n_train, np.random.default_rng(0))
 lab_texts = [train.texts[i] for i in idx]
 lab_bytes = sum(len(t.encode("utf-8")) for t in lab_texts)
-from minitl.models import GPT  # noqa: E402  (only for its tokenizer)
-tok = GPT.from_pretrained(hub.model_dir("gpt")).tokenizer
-lab_tokens = sum(len(tok.encode(t)) for t in lab_texts)
-seen_tokens = card["steps"] * card["recipe"]["batch_size"] * GPT.from_pretrained(hub.model_dir("gpt")).config.block_size
+gpt = GPT.from_pretrained(hub.model_dir("gpt"))
+lab_tokens = sum(len(gpt.tokenizer.encode(t)) for t in lab_texts)
+seen_tokens = card["steps"] * card["recipe"]["batch_size"] * gpt.config.block_size
 print(f"\n2. This run: the cached GPT was pretrained on {corpus} ({len(docs):,} documents).\n")
 print(f"   {'':<34}{'bytes':>14}{'tokens':>14}")
 print(f"   {'pretraining corpus (train split)':<34}{pre_bytes:>14,}{card['train_tokens']:>14,}")
 print(f"   {'tokens seen in pretraining':<34}{'':>14}{seen_tokens:>14,}"
       f"   ({card['steps']:,} steps x {card['recipe']['batch_size']} x block)")
 print(f"   {f'{args.n_train} labelled tweets':<34}{lab_bytes:>14,}{lab_tokens:>14,}")
-print(f"   ({args.n_train} labelled tweets are {lab_bytes / 1e3:.1f} KB: the notes' 10 KB of labels is about this much)")
+print(f"   ({args.n_train} labelled tweets are {lab_bytes / 1e3:.1f} KB: about the notes' 10 KB of labels)")
 print(f"   ratio pretraining : labelled = {pre_bytes / lab_bytes:,.0f}x in bytes, "
       f"{card['train_tokens'] / lab_tokens:,.0f}x in tokens")
 print(f"   The notes' 800 GB : 10 KB is {decimal / (pre_bytes / lab_bytes):,.0f}x more lopsided than this run --\n"
       f"   minitl's pretraining is tiny, one reason to expect smaller transfer gains than the notes promise.")
-path = plot_bars(["notes, as printed", "notes, computed (800 GB / 10 KB)", f"this run ({corpus} / {args.n_train} tweets)"],
+path = plot_bars(["notes, as printed", "notes, computed (800 GB / 10 KB)",
+                  f"this run ({corpus} / {args.n_train} tweets)"],
                  [args.notes_ratio, decimal, pre_bytes / lab_bytes], os.path.join(args.out, "04_data_ratio.png"),
                  colors=["tab:red", "tab:green", "tab:blue"], log=True,
                  xlabel="pretraining bytes / labelled bytes (log scale)",

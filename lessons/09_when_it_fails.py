@@ -1,4 +1,4 @@
-"""Lesson 09 -- when transfer fails: catastrophic forgetting, too high a learning rate, domain mismatch, a pretext too far from the task.
+"""Lesson 09 -- when transfer fails: forgetting, too high a learning rate, domain and pretext mismatch.
 
 Notes' section: "Khi Transfer Learning Thất Bại" (when transfer learning fails).
 
