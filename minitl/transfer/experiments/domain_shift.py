@@ -64,7 +64,7 @@ class DomainShift(Experiment):
                 r["pretrained on"] = "nothing (random init)" if method.startswith("scratch") else text
                 r["tested on"] = "ciphered tweets" if ciphered else "tweets"
                 base = row["scratch-foreign" if ciphered else "scratch"]
-                r["gain (points)"] = 100 * (r["accuracy"] - base["accuracy"])
+                r["gain (points)"] = round(100 * (r["accuracy"] - base["accuracy"]), 2)
             m, mm, f = row["matched"], row["mismatched"], row["foreign"]
             sc, sf = row["scratch"], row["scratch-foreign"]
             gain = m["gain (points)"] > 100 * S.noise(m, sc)
@@ -91,7 +91,7 @@ class DomainShift(Experiment):
                             "gain (points)", "tokens_per_text"]}
 
     def plot(self, table, path):
-        S.bar_plot(table, path, "condition", "Domain shift: the same fine-tuning after pretraining on tweets, "
+        S.bar_plot(table, path, "condition", "Domain shift: the same fine-tuning after pretraining on tweets,\n"
                    "on wiki+news, and on tweets read through a cipher (+ random-init controls)",
                    groups={"scratch": "tab:gray", "scratch-foreign": "tab:gray", "foreign": "tab:orange",
                            "mismatched": "tab:green"})

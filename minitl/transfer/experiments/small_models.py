@@ -30,7 +30,7 @@ from minitl.transfer.probe import balanced_subsample
 # Per mode: model preset, pretraining steps, BPE size (None: the preset's), corpus cap in bytes.
 BUDGETS = {
     "smoke": {"preset": "nano", "steps": 20, "vocab_size": 400, "max_bytes": 300_000},
-    "quick": {"preset": "nano", "steps": 1000, "vocab_size": None, "max_bytes": None},
+    "quick": {"preset": "micro", "steps": 400, "vocab_size": None, "max_bytes": None},
     "full": {"preset": "micro", "steps": 3000, "vocab_size": None, "max_bytes": None},
 }
 N_TRAIN = {"smoke": [40], "quick": [100], "full": [100, 1000]}    # labelled tweets per fine-tuning
