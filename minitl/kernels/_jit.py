@@ -92,9 +92,9 @@ def _drop_row(mk, n, base, seed, thresh, inv):
         mk[j] = inv if h >= thresh else zero
 
 
-exp_inplace = njit(fastmath=FASTMATH, cache=True)(_exp_inplace)
-drop_row = njit(fastmath=FASTMATH, cache=True)(_drop_row)
-row_max = njit(fastmath=FASTMATH, cache=True)(_row_max)
+exp_inplace = njit(fastmath=FASTMATH, cache=True, error_model="numpy")(_exp_inplace)
+drop_row = njit(fastmath=FASTMATH, cache=True, error_model="numpy")(_drop_row)
+row_max = njit(fastmath=FASTMATH, cache=True, error_model="numpy")(_row_max)
 
 
 @contextlib.contextmanager

@@ -42,4 +42,4 @@ def adamw_update_(param, grad, m, v, step, lr, beta1, beta2, eps, weight_decay):
                  bc1, bc2_sqrt)
 
 
-adamw_kernel = njit(parallel=True, fastmath=True, cache=True)(_adamw)
+adamw_kernel = njit(parallel=True, fastmath=True, cache=True, error_model="numpy")(_adamw)

@@ -375,10 +375,10 @@ def attention_bwd(q, k, v, out, lse, dout, causal=False, key_padding_mask=None, 
             dvT.swapaxes(1, 2).reshape(q.shape))
 
 
-mask = njit(fastmath=FASTMATH, cache=True)(_mask)
-scores = njit(fastmath=FASTMATH, cache=True)(_scores)
-pack_rows = njit(fastmath=FASTMATH, cache=True)(_pack_rows)
-softmax_block = njit(fastmath=FASTMATH, cache=True)(_softmax_block)
-probs_block = njit(fastmath=FASTMATH, cache=True)(_probs_block)
-attention_fwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_attention_fwd)
-attention_bwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_attention_bwd)
+mask = njit(fastmath=FASTMATH, cache=True, error_model="numpy")(_mask)
+scores = njit(fastmath=FASTMATH, cache=True, error_model="numpy")(_scores)
+pack_rows = njit(fastmath=FASTMATH, cache=True, error_model="numpy")(_pack_rows)
+softmax_block = njit(fastmath=FASTMATH, cache=True, error_model="numpy")(_softmax_block)
+probs_block = njit(fastmath=FASTMATH, cache=True, error_model="numpy")(_probs_block)
+attention_fwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True, error_model="numpy")(_attention_fwd)
+attention_bwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True, error_model="numpy")(_attention_bwd)

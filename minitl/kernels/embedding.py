@@ -41,4 +41,4 @@ def embedding_bwd(ids, dout, num_embeddings):
     return dw
 
 
-embedding_bwd_kernel = njit(parallel=True, cache=True)(_embedding_bwd)
+embedding_bwd_kernel = njit(parallel=True, cache=True, error_model="numpy")(_embedding_bwd)

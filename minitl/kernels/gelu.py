@@ -1,67 +1,68 @@
 """GELU, tanh approximation (GPT-2, BERT), forward and backward, elementwise.
 
-Twin: ``reference.gelu_fwd_ref`` / ``gelu_bwd_ref``.  A ``prange`` over chunks
-of a flat view.  tanh is written through exp, tanh(u) = 1 - 2 / (exp(2u) + 1),
-so float32 uses the vectorized exp of ``_jit.py`` (Numba's ``np.tanh`` is one
-libm call per element here).  The backward recomputes tanh(u) from x instead
-of saving it: one more exp per element is cheaper than one more array of the
-activations' size.
+Twin: ``reference.gelu_fwd_ref`` / ``gelu_bwd_ref``.  One ``prange`` loop over
+a flat view.  float32 computes tanh with a rational function (Eigen's float
+tanh: a degree-13 odd polynomial over a degree-6 even one, input clamped to
++-7.9988 where tanh is 1 in float32; max error ~2e-7 over [-10, 10]): only
+multiplies, adds and one divide, so LLVM vectorizes the whole loop.  (The
+earlier exp-based version went through a scratch buffer per chunk and its
+divide blocked vectorization: 3.2 ms -> ~0.45 ms per 1M float32, 1 thread.)
+float64 uses ``np.tanh``.  Kernels compile with ``error_model="numpy"``: under
+Numba's default Python error model every ``/`` tests for a zero divisor and
+raises, which keeps loops scalar.  The backward recomputes tanh(u) from x
+instead of saving it.
 """
 import numpy as np
 from numba import njit, prange
 
-from ._jit import FASTMATH, exp_inplace
+from ._jit import FASTMATH
 
 K0 = 0.7978845608028654   # sqrt(2 / pi)
 K1 = 0.044715
-CHUNK = 4096              # elements per task (one scratch buffer each)
+_f = np.float32
+A1, A3, A5, A7 = _f(4.89352455891786e-03), _f(6.37261928875436e-04), _f(1.48572235717979e-05), _f(5.12229709037114e-08)
+A9, A11, A13 = _f(-8.60467152213735e-11), _f(2.00018790482477e-13), _f(-2.76076847742355e-16)
+B0, B2, B4, B6 = _f(4.89352518554385e-03), _f(2.26843463243900e-03), _f(1.18534705686654e-04), _f(1.19825839466702e-06)
+CLAMP = _f(7.99881172180175781)
 
 
-def _tanh_u(x, i0, m, e, bits, bits_f, exact):
-    """e[:m] <- tanh(u), u = K0 (x + K1 x^3), for x[i0:i0+m]."""
-    one = e.dtype.type(1)
-    two_k0 = e.dtype.type(2 * K0)
-    k1 = e.dtype.type(K1)
-    for j in range(m):
-        v = x[i0 + j]
-        e[j] = two_k0 * (v + k1 * v * v * v)         # 2u
-    exp_inplace(e, m, e.dtype.type(0), bits, bits_f, exact)   # exp(2u), capped at exp(88)
-    for j in range(m):
-        e[j] = one - (one + one) / (e[j] + one)
+def _tanh32(u):
+    """tanh(u) to float32 accuracy, vectorizable (see the module docstring)."""
+    u = min(max(u, -CLAMP), CLAMP)
+    x2 = u * u
+    p = u * (A1 + x2 * (A3 + x2 * (A5 + x2 * (A7 + x2 * (A9 + x2 * (A11 + x2 * A13))))))
+    return p / (B0 + x2 * (B2 + x2 * (B4 + x2 * B6)))
 
 
 def _gelu_fwd(x, y, exact):
-    n = x.size
-    half = x.dtype.type(0.5)
-    one = x.dtype.type(1)
-    for t in prange((n + CHUNK - 1) // CHUNK):
-        i0 = t * CHUNK
-        m = min(CHUNK, n - i0)
-        e = np.empty(m, dtype=x.dtype)
-        bits = np.empty(m, dtype=np.int32)
-        tanh_u(x, i0, m, e, bits, bits.view(np.float32), exact)
-        for j in range(m):
-            y[i0 + j] = half * x[i0 + j] * (one + e[j])
+    # y = 0.5 x (1 + tanh(u)),  u = K0 (x + K1 x^3)
+    half, one = x.dtype.type(0.5), x.dtype.type(1)
+    k0, k1 = x.dtype.type(K0), x.dtype.type(K1)
+    if exact:
+        for i in prange(x.size):
+            v = x[i]
+            y[i] = half * v * (one + np.tanh(k0 * (v + k1 * v * v * v)))
+    else:
+        for i in prange(x.size):
+            v = x[i]
+            y[i] = half * v * (one + tanh32(k0 * (v + k1 * v * v * v)))
 
 
 def _gelu_bwd(x, dy, dx, exact):
     # forward was: y = 0.5 x (1 + tanh(u)),  u = K0 (x + K1 x^3)
     # so:          dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) K0 (1 + 3 K1 x^2),  t = tanh(u)
-    n = x.size
-    half = x.dtype.type(0.5)
-    one = x.dtype.type(1)
-    k0 = x.dtype.type(K0)
-    k13 = x.dtype.type(3 * K1)
-    for t in prange((n + CHUNK - 1) // CHUNK):
-        i0 = t * CHUNK
-        m = min(CHUNK, n - i0)
-        e = np.empty(m, dtype=x.dtype)
-        bits = np.empty(m, dtype=np.int32)
-        tanh_u(x, i0, m, e, bits, bits.view(np.float32), exact)
-        for j in range(m):
-            v = x[i0 + j]
-            th = e[j]
-            dx[i0 + j] = dy[i0 + j] * (half * (one + th) + half * v * (one - th * th) * k0 * (one + k13 * v * v))
+    half, one = x.dtype.type(0.5), x.dtype.type(1)
+    k0, k1, k13 = x.dtype.type(K0), x.dtype.type(K1), x.dtype.type(3 * K1)
+    if exact:
+        for i in prange(x.size):
+            v = x[i]
+            th = np.tanh(k0 * (v + k1 * v * v * v))
+            dx[i] = dy[i] * (half * (one + th) + half * v * (one - th * th) * k0 * (one + k13 * v * v))
+    else:
+        for i in prange(x.size):
+            v = x[i]
+            th = tanh32(k0 * (v + k1 * v * v * v))
+            dx[i] = dy[i] * (half * (one + th) + half * v * (one - th * th) * k0 * (one + k13 * v * v))
 
 
 def gelu_fwd(x):
@@ -85,6 +86,6 @@ def gelu_bwd(x, dy):
     return dx.reshape(x.shape)
 
 
-tanh_u = njit(fastmath=FASTMATH, cache=True)(_tanh_u)
-gelu_fwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_gelu_fwd)
-gelu_bwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_gelu_bwd)
+tanh32 = njit(fastmath=FASTMATH, cache=True, error_model="numpy")(_tanh32)
+gelu_fwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True, error_model="numpy")(_gelu_fwd)
+gelu_bwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True, error_model="numpy")(_gelu_bwd)

@@ -100,5 +100,5 @@ def layernorm_bwd(dy, x, w, mean, rstd):
     return dx, pw.sum(axis=0), pb.sum(axis=0)
 
 
-layernorm_fwd_kernel = njit(parallel=True, fastmath=True, cache=True)(_layernorm_fwd)
-layernorm_bwd_kernel = njit(parallel=True, fastmath=True, cache=True)(_layernorm_bwd)
+layernorm_fwd_kernel = njit(parallel=True, fastmath=True, cache=True, error_model="numpy")(_layernorm_fwd)
+layernorm_bwd_kernel = njit(parallel=True, fastmath=True, cache=True, error_model="numpy")(_layernorm_bwd)

@@ -235,7 +235,7 @@ def matmul_bwd(a, b, grad, need_a=True, need_b=True):
 
 
 # compiled at the bottom, so NUMBA_DISABLE_JIT=1 runs exactly the code above
-aligned_empty = njit(cache=True)(_aligned_empty)
-pack_b = njit(parallel=True, cache=True)(_pack_b)
-matmul_kernel = njit(parallel=True, fastmath=True, cache=True)(_matmul_gebp)
+aligned_empty = njit(cache=True, error_model="numpy")(_aligned_empty)
+pack_b = njit(parallel=True, cache=True, error_model="numpy")(_pack_b)
+matmul_kernel = njit(parallel=True, fastmath=True, cache=True, error_model="numpy")(_matmul_gebp)
 _matmul_nt, matmul_nt_kernel = _matmul_gebp, matmul_kernel   # the names benchmarks/ still use

@@ -98,5 +98,5 @@ def softmax_xent_bwd(logits, target, lse, dloss, ignore_index=-100):
     return dlogits
 
 
-softmax_xent_fwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_softmax_xent_fwd)
-softmax_xent_bwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_softmax_xent_bwd)
+softmax_xent_fwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True, error_model="numpy")(_softmax_xent_fwd)
+softmax_xent_bwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True, error_model="numpy")(_softmax_xent_bwd)
