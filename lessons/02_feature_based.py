@@ -105,8 +105,11 @@ within = np.mean([cc[1, 2], cc[0, 3]])
 across = np.mean([cc[i, j] for i in money for j in river])
 print(f"   same sense (money-money, river-river) mean cosine {within:.3f} vs different senses {across:.3f}: "
       f"{'the senses separate' if within > across else 'this model does not separate the senses'}")
-plot_matrix(cc, names, os.path.join(args.out, "02_bank_bert.png"), vmin=-1, vmax=1, cbar_label="cosine",
-            title=f"BERT: cosine of {args.word!r}'s vectors across sentences (word2vec: all 1.00)")
+short = [f"{n}: {' '.join(s.split()[:6])}..." for n, s in zip(names, SENTENCES)]
+plot_matrix(cc, short, os.path.join(args.out, "02_bank_bert.png"), vmin=-1, vmax=1, cbar_label="cosine",
+            col_labels=names,
+            title=f"BERT: cosine between the vectors of {args.word!r} in each pair of sentences "
+                  f"(word2vec: 1.00 everywhere; one forward pass, no error bars)")
 
 # %% 3. Frozen features + a classifier
 methods = [m for m in args.methods.split(",") if m]

@@ -86,7 +86,7 @@ print(f"   The notes' 800 GB : 10 KB is {decimal / (pre_bytes / lab_bytes):,.0f}
 path = plot_bars(["notes, as printed", "notes, computed (800 GB / 10 KB)",
                   f"this run ({corpus} / {args.n_train} tweets)"],
                  [args.notes_ratio, decimal, pre_bytes / lab_bytes], os.path.join(args.out, "04_data_ratio.png"),
-                 colors=["tab:red", "tab:green", "tab:blue"], log=True,
+                 colors=["tab:red", "tab:green", "tab:blue"], log=True, annotate=True,
                  xlabel="pretraining bytes / labelled bytes (log scale)",
                  title="How much more unlabelled than labelled text (exact arithmetic, no error bars)")
 

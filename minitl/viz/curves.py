@@ -10,6 +10,8 @@
 Every figure says what its error bars are (``error_label``) in the axis label, so
 a reader never has to guess whether a bar is a std, a range or a single run.
 """
+import textwrap
+
 import numpy as np
 
 
@@ -21,7 +23,7 @@ def _plt():
 
 
 def plot_bars(labels, values, path, errors=None, points=None, colors=None, xlabel="", title="",
-              percent=False, error_label=None, reference=None, log=False, legend=None):
+              percent=False, error_label=None, reference=None, log=False, legend=None, annotate=False):
     """Horizontal bars, one per label (top = first), and save a PNG.
 
     Args:
@@ -31,6 +33,7 @@ def plot_bars(labels, values, path, errors=None, points=None, colors=None, xlabe
         error_label: what the error bars are; appended to the x label.
         reference: (x, text) draws a dashed vertical line (e.g. chance).
         legend: {text: colour} for a legend of the colours.
+        annotate: write each value at the end of its bar.
     Returns:
         path.
     """
@@ -43,6 +46,9 @@ def plot_bars(labels, values, path, errors=None, points=None, colors=None, xlabe
     fig, ax = plt.subplots(figsize=(7, 0.45 * n + 1.6))
     ax.barh(y, [k * v for v in values], xerr=None if errors is None else [k * e for e in errors],
             color=colors or "tab:blue", capsize=3)
+    if annotate:
+        for yi, v in zip(y, values):
+            ax.text(k * v, yi, f" {k * v:,.1f}" if percent or abs(v) < 1000 else f" {v:,.0f}", va="center", fontsize=7)
     for yi, pts in zip(y, points or []):
         ax.plot([k * p for p in pts], [yi] * len(pts), "k.", ms=4)
     ax.set_yticks(y, labels, fontsize=8)
@@ -59,9 +65,9 @@ def plot_bars(labels, values, path, errors=None, points=None, colors=None, xlabe
     if legend:
         from matplotlib.patches import Patch
         ax.legend(handles=[Patch(color=c, label=t) for t, c in legend.items()], fontsize=7, loc="lower right")
-    ax.set_title(title, fontsize=9)
+    ax.set_title("\n".join(textwrap.wrap(title, 80)), fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -85,7 +91,8 @@ def plot_lines(series, path, xlabel="", ylabel="", title="", percent=False, logx
     for label, s in series.items():
         x, y = s[0], s[1]
         err = s[2] if len(s) > 2 and s[2] is not None else None
-        ax.errorbar(x, [k * v for v in y], yerr=None if err is None else [k * e for e in err], marker="o",
+        ax.errorbar(x, [k * v for v in y], yerr=None if err is None else [k * e for e in err],
+                    marker="o" if len(x) <= 30 else None,
                     ms=4, capsize=3, ls=(styles or {}).get(label, "-"), label=label)
     if reference is not None:
         ax.axhline(k * reference[0], color="grey", lw=1, ls=":")
@@ -100,19 +107,20 @@ def plot_lines(series, path, xlabel="", ylabel="", title="", percent=False, logx
         ax.set_ylim(min(lo, 40), max(hi, 100))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel + (f"\n(error bars: {error_label})" if error_label else ""), fontsize=9)
-    ax.set_title(title, fontsize=9)
+    ax.set_title("\n".join(textwrap.wrap(title, 80)), fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
-def plot_matrix(matrix, labels, path, title="", vmin=-1.0, vmax=1.0, fmt="{:.2f}", cbar_label=""):
+def plot_matrix(matrix, labels, path, title="", vmin=-1.0, vmax=1.0, fmt="{:.2f}", cbar_label="", col_labels=None):
     """A square heat map with each cell's number written in it (e.g. cosine similarities).
 
     Args:
-        matrix: (N, N) numbers.  labels: N row/column names.
+        matrix: (N, N) numbers.  labels: N row (and column) names.
+        col_labels: N shorter column names (default: ``labels``).
     Returns:
         path.
     """
@@ -126,11 +134,11 @@ def plot_matrix(matrix, labels, path, title="", vmin=-1.0, vmax=1.0, fmt="{:.2f}
     for i in range(n):
         for j in range(n):
             ax.text(j, i, fmt.format(m[i, j]), ha="center", va="center", fontsize=8)
-    ax.set_xticks(range(n), labels, rotation=30, ha="right", fontsize=7)
+    ax.set_xticks(range(n), col_labels or labels, rotation=30, ha="right", fontsize=7)
     ax.set_yticks(range(n), labels, fontsize=7)
     fig.colorbar(im, ax=ax, label=cbar_label)
-    ax.set_title(title, fontsize=9)
+    ax.set_title("\n".join(textwrap.wrap(title, 80)), fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path
