@@ -1,6 +1,6 @@
 """Training tokens/second of minitl's GPT and BERT beside the same models in PyTorch eager.
 
-    python benchmarks/bench_train_step.py [--quick] [--no-compile]
+    python benchmarks/bench_train_step.py [--quick] [--no-compile] [--threads 1 --cpu-time]
 
 Shape: n_layer=4, n_head=4, d_model=128, block_size=64, vocab_size=8192, batch 32,
 AdamW, 2 threads (Numba, BLAS and torch).  One step = forward, loss, backward,
@@ -27,7 +27,8 @@ import subprocess
 import sys
 import time
 
-THREADS = 2
+# --threads N must act before numpy/Numba/torch start their pools, so it is read here
+THREADS = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv[:-1] else 2
 for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, str(THREADS))
 
@@ -193,11 +194,14 @@ def compiled_side(kind, minitl_model):
         return None, f"torch.compile failed: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
 
 
+CLOCK = time.perf_counter   # main() switches to time.process_time for --cpu-time
+
+
 def time_steps(step, n):
-    t = time.perf_counter()
+    t = CLOCK()
     for _ in range(n):
         step()
-    return time.perf_counter() - t
+    return CLOCK() - t
 
 
 def rss_child(side, kind, steps):
@@ -232,12 +236,17 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer rounds (about a minute)")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--steps", type=int, default=None, help="steps per timed round")
+    ap.add_argument("--threads", type=int, default=2, help="threads for Numba, BLAS and torch (default 2)")
+    ap.add_argument("--cpu-time", action="store_true", help="time CPU seconds of this process instead of "
+                    "wall clock (steadier on a shared machine; meaningful with --threads 1)")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile column (its compile "
                     "takes minutes)")
     ap.add_argument("--rss-child", nargs=2, metavar=("SIDE", "KIND"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.rss_child:
         return rss_child(*args.rss_child, args.steps or 3)
+    global CLOCK
+    CLOCK = time.process_time if args.cpu_time else time.perf_counter
     rounds = args.rounds or (2 if args.quick else 5)
     steps = args.steps or (3 if args.quick else 8)
     try:
@@ -287,7 +296,9 @@ def main():
               f"{(results[f'{kind}_speedup_vs_torch'] or 0):>9.2f}{(c or 0):>16,.0f}"
               f"{(results.get(f'{kind}_speedup_vs_torch_compile') or 0):>9.2f}")
     print(f"peak RSS (GPT): minitl {results['gpt_peak_rss_mb']} MB, torch {results['torch_gpt_peak_rss_mb']} MB")
+    from minitl.kernels import machine_info
     config = {**CONFIG, "rounds": rounds, "steps_per_round": steps, "torch": have_torch,
+              "clock": "cpu" if args.cpu_time else "wall", "simd": machine_info()["simd"],
               "torch_compile": have_torch and not args.no_compile}
     emit("train_step", config, results)
 
