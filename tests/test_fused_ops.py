@@ -157,6 +157,22 @@ def test_fused_attention_dropout_equals_composed_with_the_same_mask(backend, cau
         grad_check(fused_fn, *xs)
 
 
+def test_packed_attention_with_dropout_equals_unpacked_with_the_same_seed():
+    B, T, nh, hs = 2, 7, 2, 3
+    qkv = _rand((B, T, 3 * nh * hs), 7)
+    g = _rand((B, T, nh * hs), 8)
+    tp = Tensor(qkv, requires_grad=True)
+    packed = fused.FusedAttention.apply(tp, n_head=nh, is_causal=True, dropout_p=0.3, seed=11)
+    (packed * Tensor(g)).sum().backward()
+    heads = qkv.reshape(B, T, 3, nh, hs).transpose(2, 0, 3, 1, 4)                 # (3, B, nh, T, hs)
+    ts = [Tensor(np.ascontiguousarray(h), requires_grad=True) for h in heads]
+    plain = fused.FusedAttention.apply(*ts, is_causal=True, dropout_p=0.3, seed=11)
+    (plain * Tensor(g.reshape(B, T, nh, hs).transpose(0, 2, 1, 3))).sum().backward()
+    np.testing.assert_allclose(packed.data, plain.data.transpose(0, 2, 1, 3).reshape(B, T, nh * hs), rtol=1e-12)
+    want = np.stack([t.grad for t in ts]).transpose(1, 3, 0, 2, 4).reshape(qkv.shape)
+    np.testing.assert_allclose(tp.grad, want, rtol=1e-12)
+
+
 def test_functional_attention_with_dropout_runs_fused_and_reproducibly():
     import minitl
     q = Tensor(_rand((2, 2, 16, 4), 0).astype(np.float32))
