@@ -177,30 +177,32 @@ def _lstm_fwd_tiled(xg, wt, lengths, reverse, h_out, c_out, gates, exact, NR):
         Ls, Lmax = tile_lengths(lengths, b0, B)
         for s in range(Lmax):
             for r in range(RB):
+                ar = a[r]
                 if s < Ls[r]:
-                    t = Ls[r] - 1 - s if reverse else s
+                    xr = xg[b0 + r, Ls[r] - 1 - s] if reverse else xg[b0 + r, s]
                     for j in range(G):
-                        a[r, j] = xg[b0 + r, t, j]
+                        ar[j] = xr[j]
                 else:
                     for j in range(G):
-                        a[r, j] = 0
+                        ar[j] = 0
             for cj in range(0, G, NR):           # a += h W_hh^T: (RB, H) @ (H, NR) per tile
                 tile(H, hb, wt, cj, a, 0, cj)
             for r in range(RB):
                 if s >= Ls[r]:
                     continue
                 t = Ls[r] - 1 - s if reverse else s
-                ar = a[r]
+                ar, hr, cr = a[r], hb[r], cb[r]  # 1-D row views: the loops vectorize
                 sigmoid_tanh(ar, G, H, bits, exact)
                 for j in range(H):
-                    cb[r, j] = ar[H + j] * cb[r, j] + ar[j] * ar[2 * H + j]
-                tanh_into(cb[r], tc, H, bits, exact)
+                    cr[j] = ar[H + j] * cr[j] + ar[j] * ar[2 * H + j]
+                tanh_into(cr, tc, H, bits, exact)
+                ho, co, go = h_out[b0 + r, t], c_out[b0 + r, t], gates[b0 + r, t]
                 for j in range(H):
-                    hb[r, j] = ar[3 * H + j] * tc[j]
-                    h_out[b0 + r, t, j] = hb[r, j]
-                    c_out[b0 + r, t, j] = cb[r, j]
+                    hr[j] = ar[3 * H + j] * tc[j]
+                    ho[j] = hr[j]
+                    co[j] = cr[j]
                 for j in range(G):
-                    gates[b0 + r, t, j] = ar[j]
+                    go[j] = ar[j]
 
 
 def _lstm_bwd_tiled(dh, w, c, gates, lengths, reverse, dxg, exact, NR):
@@ -213,6 +215,7 @@ def _lstm_bwd_tiled(dh, w, c, gates, lengths, reverse, dxg, exact, NR):
         dcn = np.zeros((RB, H), dh.dtype)
         da = np.zeros((RB, G), dh.dtype)
         tc = np.empty(H, dh.dtype)
+        zh = np.zeros(H, dh.dtype)               # c' before the first step
         bits = np.empty(H, np.int32)
         Ls, Lmax = tile_lengths(lengths, b0, B)
         for s in range(Lmax - 1, -1, -1):
@@ -222,23 +225,28 @@ def _lstm_bwd_tiled(dh, w, c, gates, lengths, reverse, dxg, exact, NR):
                         da[r, j] = 0
                     continue
                 t = Ls[r] - 1 - s if reverse else s
-                tp = t + 1 if reverse else t - 1
+                # 1-D row views and no branch in the loop: LLVM vectorizes it (3-D indexing and
+                # an in-loop select of c' measured ~2x slower)
+                cp = zh
+                if s > 0:
+                    cp = c[b0 + r, t + 1] if reverse else c[b0 + r, t - 1]
+                gr, dhr, dar, dcr, dhnr = gates[b0 + r, t], dh[b0 + r, t], da[r], dcn[r], dhn[r]
                 tanh_into(c[b0 + r, t], tc, H, bits, exact)
                 for j in range(H):
-                    i = gates[b0 + r, t, j]
-                    f = gates[b0 + r, t, H + j]
-                    g = gates[b0 + r, t, 2 * H + j]
-                    o = gates[b0 + r, t, 3 * H + j]
-                    d = dh[b0 + r, t, j] + dhn[r, j]
-                    dc = dcn[r, j] + d * o * (one - tc[j] * tc[j])
-                    cp = c[b0 + r, tp, j] if s > 0 else dh.dtype.type(0)
-                    da[r, j] = dc * g * i * (one - i)
-                    da[r, H + j] = dc * cp * f * (one - f)
-                    da[r, 2 * H + j] = dc * i * (one - g * g)
-                    da[r, 3 * H + j] = d * tc[j] * o * (one - o)
-                    dcn[r, j] = dc * f
+                    i = gr[j]
+                    f = gr[H + j]
+                    g = gr[2 * H + j]
+                    o = gr[3 * H + j]
+                    d = dhr[j] + dhnr[j]
+                    dc = dcr[j] + d * o * (one - tc[j] * tc[j])
+                    dar[j] = dc * g * i * (one - i)
+                    dar[H + j] = dc * cp[j] * f * (one - f)
+                    dar[2 * H + j] = dc * i * (one - g * g)
+                    dar[3 * H + j] = d * tc[j] * o * (one - o)
+                    dcr[j] = dc * f
+                dxr = dxg[b0 + r, t]
                 for j in range(G):
-                    dxg[b0 + r, t, j] = da[r, j]
+                    dxr[j] = dar[j]
             for r in range(RB):
                 for k in range(H):
                     dhn[r, k] = 0
@@ -294,10 +302,12 @@ def lstm_bwd(dh, w_hh, h, c, gates, lengths, reverse=False):
     return dxg, dw
 
 
-sigmoid_tanh = njit(fastmath=FASTMATH, cache=True)(_sigmoid_tanh)
-tanh_into = njit(fastmath=FASTMATH, cache=True)(_tanh_into)
+# error_model="numpy": no ZeroDivisionError branch after each 1 / (1 + e) (the divisor is >= 1),
+# which kept LLVM from vectorizing the gate loops (measured 2.5x on sigmoid_tanh alone)
+sigmoid_tanh = njit(fastmath=FASTMATH, error_model="numpy", cache=True)(_sigmoid_tanh)
+tanh_into = njit(fastmath=FASTMATH, error_model="numpy", cache=True)(_tanh_into)
 tile_lengths = njit(cache=True)(_tile_lengths)
-lstm_fwd_tiled_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_lstm_fwd_tiled)
-lstm_bwd_tiled_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_lstm_bwd_tiled)
-lstm_fwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_lstm_fwd)
-lstm_bwd_kernel = njit(parallel=True, fastmath=FASTMATH, cache=True)(_lstm_bwd)
+lstm_fwd_tiled_kernel = njit(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)(_lstm_fwd_tiled)
+lstm_bwd_tiled_kernel = njit(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)(_lstm_bwd_tiled)
+lstm_fwd_kernel = njit(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)(_lstm_fwd)
+lstm_bwd_kernel = njit(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)(_lstm_bwd)
