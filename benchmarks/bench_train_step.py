@@ -194,6 +194,46 @@ def compiled_side(kind, minitl_model):
         return None, f"torch.compile failed: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
 
 
+# -- where one step's time goes (--profile) -------------------------------------------
+MINITL_BUCKETS = [("matmul", ("ops/matmul.py:",)), ("attention", ("kernels/attention.py", "FusedAttention")),
+                  ("optimizer", ("kernels/adamw.py", "optim/")),
+                  ("layer ops", ("kernels/", "ops/elementwise.py", "ops/reduce.py"))]
+TORCH_BUCKETS = [("matmul", ("aten::mm", "aten::addmm", "aten::bmm")), ("attention", ("attention", "flash")),
+                 ("optimizer", ("_foreach", "lerp", "addcdiv", "sqrt", "Optimizer")),
+                 ("layer ops", ("layer_norm", "gelu", "softmax", "nll", "embedding", "add", "mul"))]
+
+
+def _bucket(name, buckets):
+    return next((b for b, keys in buckets if any(k in name for k in keys)), "python/tape/other")
+
+
+def profile_step(kind, step, side):
+    """{category: CPU seconds} for one step (after warm-up), minitl via cProfile, torch via its profiler."""
+    import cProfile
+    import pstats
+    step()
+    out = {}
+    if side == "minitl":
+        pr = cProfile.Profile(time.process_time)
+        pr.runcall(step)
+        for (fname, line, func), (_, _, tt, _, _) in pstats.Stats(pr).stats.items():
+            b = _bucket(f"{fname}:{func}", MINITL_BUCKETS)
+            out[b] = out.get(b, 0.0) + tt
+    else:
+        import torch
+        c, w = time.process_time(), time.perf_counter()
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            step()
+        cpu, wall = time.process_time() - c, time.perf_counter() - w
+        # the profiler times ops by wall clock: split the step's CPU seconds in the same proportions
+        for e in prof.key_averages():
+            if e.key.startswith("aten::") or "Optimizer" in e.key:
+                b = _bucket(e.key, TORCH_BUCKETS)
+                out[b] = out.get(b, 0.0) + cpu * (e.self_cpu_time_total / 1e6) / wall
+        out["python/tape/other"] = out.get("python/tape/other", 0.0) + max(0.0, cpu - sum(out.values()))
+    return {k: round(v, 4) for k, v in sorted(out.items())}
+
+
 CLOCK = time.perf_counter   # main() switches to time.process_time for --cpu-time
 
 
@@ -239,12 +279,27 @@ def main():
     ap.add_argument("--threads", type=int, default=2, help="threads for Numba, BLAS and torch (default 2)")
     ap.add_argument("--cpu-time", action="store_true", help="time CPU seconds of this process instead of "
                     "wall clock (steadier on a shared machine; meaningful with --threads 1)")
+    ap.add_argument("--profile", action="store_true", help="print where one step's CPU time goes "
+                    "(matmul, attention, layer ops, optimizer, Python/tape), minitl beside torch, and exit")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile column (its compile "
                     "takes minutes)")
     ap.add_argument("--rss-child", nargs=2, metavar=("SIDE", "KIND"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.rss_child:
         return rss_child(*args.rss_child, args.steps or 3)
+    if args.profile:
+        prof = {}
+        for kind in ("gpt", "bert"):
+            model, step = minitl_side(kind)
+            prof[f"{kind}_minitl"] = profile_step(kind, step, "minitl")
+            try:
+                prof[f"{kind}_torch"] = profile_step(kind, torch_side(kind, minitl_model=model)[1], "torch")
+            except ImportError:
+                prof[f"{kind}_torch"] = None
+            for side in ("minitl", "torch"):
+                row = prof[f"{kind}_{side}"] or {}
+                print(f"{kind} {side:<7} " + "  ".join(f"{k} {v * 1e3:.0f} ms" for k, v in row.items()))
+        return emit("train_step_profile", {**CONFIG, "clock": "cpu"}, prof)
     global CLOCK
     CLOCK = time.process_time if args.cpu_time else time.perf_counter
     rounds = args.rounds or (2 if args.quick else 5)
