@@ -6,7 +6,7 @@ that file to the other one), becomes an edge; a strongly connected component of
 more than one module is a cycle. ``from pkg import name`` points at
 ``pkg.name`` when that is a module, else at ``pkg`` itself.
 
-Cycles still being removed are listed in ``KNOWN`` and their tests are expected
+Cycles not removed yet are listed in ``KNOWN`` and their tests are expected
 to fail (xfail, not strict: when one is removed the test passes and the entry
 can go); any other cycle fails.
 """
@@ -190,7 +190,7 @@ def test_keyedvectors_and_word2vec_point_one_way():
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
-    reason=f"known import cycle {n}, being removed", strict=False)) for n in KNOWN])
+    reason=f"known import cycle {n}, not removed yet", strict=False)) for n in KNOWN])
 def test_known_cycle_is_gone(name):
     g = import_graph(ROOT)
     a, b = KNOWN[name]
