@@ -8,7 +8,10 @@ with the same step budget (so the same number of tokens *seen*) on 1%, 10% and
 ``data.transforms.take_fraction``, so the mix is the same; the smaller sets are
 subsets of the larger and are seen for more epochs), then fine-tuned the same
 way (``gpt:full``) on the same n labelled tweets per seed; ``scratch`` (fraction
-0) is the architecture from random init with the 100% model's tokenizer.
+0) is the architecture from random init with the 100% model's tokenizer.  Each
+model trains its own BPE on its own text, as a real pipeline would: on 1% (~60 KB)
+the BPE runs out of merges at ~3,200 tokens instead of 8,192, so that model's
+embedding table is smaller (the transformer body is the same).
 
 ``measured`` also states this run's real ratio of pretraining text to labelled
 text, in bytes and in tokens (corpus tokens, and tokens seen by the optimizer).
@@ -44,7 +47,7 @@ class DataScale(Experiment):
         out = {**res, "labelled_bytes": nbytes(texts), "labelled_tokens": res["tokens_per_text"] * len(texts)}
         if f:
             out.update(pretrain_bytes=card["train_bytes"], pretrain_tokens=card["train_tokens"],
-                       tokens_seen=card["tokens_seen"], pretrain_seconds=card["seconds"])
+                       tokens_seen=card["tokens_seen"], pretrain_seconds=card["seconds"], vocab_size=card["vocab_size"])
         return out
 
     def summarize(self, table, mode):
@@ -76,7 +79,7 @@ class DataScale(Experiment):
         verdict = ("holds" if all(v == "holds" for v in verdicts) else
                    "holds in part" if any(v != "does not hold" for v in verdicts) else "does not hold at this scale")
         return {"verdict": verdict, "measured": "; ".join(parts), "ratio_bytes": ratio_b, "ratio_tokens": ratio_t,
-                "columns": ["n_train", "fraction", "pretrained on", "pretrain_bytes", "pretrain_tokens",
+                "columns": ["n_train", "fraction", "pretrained on", "pretrain_bytes", "pretrain_tokens", "vocab_size",
                             "accuracy", "std", "seeds", "gain (points)"]}
 
     def plot(self, table, path):

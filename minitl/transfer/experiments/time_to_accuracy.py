@@ -89,8 +89,9 @@ class TimeToAccuracy(Experiment):
             ft, sc = rows["gpt:full"], rows["scratch:gpt"]
             lower = min(ft["accuracy"], sc["accuracy"])
             if lower - CHANCE < 0.02:
-                parts.append(f"at {n} labels: {M.describe('scratch:gpt' if sc['accuracy'] <= ft['accuracy'] else 'gpt:full')}"
-                             f" stays at chance ({100 * lower:.1f}%): no target to time")
+                weak = "scratch:gpt" if sc["accuracy"] <= ft["accuracy"] else "gpt:full"
+                parts.append(f"at {n} labels: {M.describe(weak)} stays at chance ({100 * lower:.1f}%): "
+                             "no target to time")
                 continue
             target = CHANCE + TARGET_SHARE * (lower - CHANCE)
             for r in (ft, sc):
