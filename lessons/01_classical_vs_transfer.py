@@ -33,7 +33,7 @@ from minitl.transfer import tour
 from minitl.transfer.experiments.base import SMOKE_RECIPES
 
 # -----------------------------------------------------------------------------
-config = dict(n_train=100, seeds=2, methods="bow,scratch:gpt,w2v,gpt:full,bert:full", held_out_windows=200, seed=0)
+config = dict(n_train=100, seeds=2, methods="bow,scratch:gpt,w2v,gpt:full", held_out_windows=200, seed=0)
 # -----------------------------------------------------------------------------
 args = parse(config, __doc__)
 recipes, max_test = None, None
@@ -44,7 +44,7 @@ if args.mode == "smoke":                 # tiny models trained in seconds, 2 epo
     recipes, max_test = SMOKE_RECIPES(), 200
 elif args.mode == "full":
     args.seeds = max(args.seeds, 5)
-    args.methods += ",gpt:features"
+    args.methods += ",bert:full,gpt:features"
 methods = tuple(m for m in args.methods.split(",") if m)
 os.makedirs(args.out, exist_ok=True)
 

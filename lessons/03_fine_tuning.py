@@ -32,7 +32,7 @@ from minitl.transfer.probe import balanced_subsample
 from minitl.viz.curves import plot_lines
 
 # -----------------------------------------------------------------------------
-config = dict(n_train=100, seeds=2, backbone="gpt", epochs=0, max_test=0, seed=0)   # epochs 0: the recipe's
+config = dict(n_train=100, seeds=1, backbone="gpt", epochs=0, max_test=0, seed=0)   # epochs 0: the recipe's
 # -----------------------------------------------------------------------------
 args = parse(config, __doc__)
 recipes = None

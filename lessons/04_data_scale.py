@@ -34,8 +34,11 @@ from minitl.transfer.probe import balanced_subsample
 from minitl.viz.curves import plot_bars
 
 # -----------------------------------------------------------------------------
+# Cells are cached where `minitl experiment` keeps them, so the lesson and the command share work:
+# a rerun (or a lesson after `minitl experiment NAME --quick`) recomputes nothing.  Delete
+# EXPERIMENTS_OUT/cells/NAME after `minitl pretrain all` rebuilds the models.  --smoke uses --out.
 config = dict(n_train=100, seeds=2, notes_pretrain_gb=800.0, notes_labelled_kb=10.0, notes_ratio=80_000.0,
-              experiment=True)   # run the data-scale experiment (section 3)
+              experiment=True, experiments_out="runs/experiments")   # experiment: run data-scale (section 3)
 # -----------------------------------------------------------------------------
 args = parse(config, __doc__)
 if args.mode == "smoke":
@@ -98,7 +101,7 @@ if not args.experiment:
           "add --experiment=true to run it")
 elif "data-scale" in experiments.available():
     ran = True
-    exp_out = os.path.join(args.out, "04_experiments")
+    exp_out = os.path.join(args.out, "04_experiments") if args.mode == "smoke" else args.experiments_out
     summary = experiments.run("data-scale", mode=args.mode, seeds=args.seeds, out=exp_out, progress=False)
     shutil.copy(os.path.join(exp_out, "data-scale.png"), os.path.join(args.out, "04_data_scale.png"))
     print(f"   verdict on the notes' claim: {summary['verdict']} -- {summary['measured']}")

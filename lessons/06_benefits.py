@@ -27,7 +27,10 @@ from minitl.transfer import experiments
 from minitl.transfer import methods as M
 
 # -----------------------------------------------------------------------------
-config = dict(seeds=2)
+# Cells are cached where `minitl experiment` keeps them, so the lesson and the command share work:
+# a rerun (or a lesson after `minitl experiment NAME --quick`) recomputes nothing.  Delete
+# EXPERIMENTS_OUT/cells/NAME after `minitl pretrain all` rebuilds the models.  --smoke uses --out.
+config = dict(seeds=2, experiments_out="runs/experiments")
 # -----------------------------------------------------------------------------
 args = parse(config, __doc__)
 if args.mode == "smoke":
@@ -35,11 +38,11 @@ if args.mode == "smoke":
 elif args.mode == "full":
     args.seeds = max(args.seeds, 3)
 os.makedirs(args.out, exist_ok=True)
-exp_out = os.path.join(args.out, "06_experiments")
+exp_out = os.path.join(args.out, "06_experiments") if args.mode == "smoke" else args.experiments_out
 
 # %% 1. Learning curves
 print(f"1. Learning curves ({args.mode}, {args.seeds} seed(s)); every cell is cached in {exp_out}/cells, so a\n"
-      "   rerun with the same settings recomputes nothing.\n")
+      "   rerun with the same settings recomputes nothing (the first --quick run takes the experiment's time).\n")
 lc = experiments.run("learning-curve", mode=args.mode, seeds=args.seeds, out=exp_out, progress=False)
 shutil.copy(os.path.join(exp_out, "learning-curve.png"), os.path.join(args.out, "06_learning_curves.png"))
 ns = sorted({r["n"] for r in lc["table"]})

@@ -15,7 +15,7 @@ What you will see (ULMFiT's three stages):
   3. stage 3: both models fine-tuned as classifiers on the same n labelled tweets, and the
      accuracy of each.  Unlabelled text is cheap; labels are not -- this is how to spend it.
 
-Run:  python lessons/07_unlabelled_data.py [--smoke|--quick|--full] [--stage2_steps=300] [--out DIR]
+Run:  python lessons/07_unlabelled_data.py [--smoke|--quick|--full] [--stage2_steps=100] [--out DIR]
 """
 # %%
 import os
@@ -35,7 +35,7 @@ from minitl.transfer.probe import balanced_subsample
 from minitl.viz.curves import plot_bars, plot_lines
 
 # -----------------------------------------------------------------------------
-config = dict(stage2_steps=300, stage2_lr=5e-4, target_corpus="tweets-text", n_train=100, seeds=2,
+config = dict(stage2_steps=100, stage2_batch=16, stage2_lr=5e-4, target_corpus="tweets-text", n_train=100, seeds=1,
               method="gpt:full", held_out_windows=200, max_test=0)
 # -----------------------------------------------------------------------------
 args = parse(config, __doc__)
@@ -45,7 +45,7 @@ if args.mode == "smoke":
     args.stage2_steps, args.n_train, args.seeds, args.held_out_windows = 30, 40, 1, 50
     args.max_test, recipes, args.stage2_lr = args.max_test or 200, SMOKE_RECIPES(), 1e-3
 elif args.mode == "full":
-    args.stage2_steps, args.seeds = max(args.stage2_steps, 1000), max(args.seeds, 5)
+    args.stage2_steps, args.stage2_batch, args.seeds = max(args.stage2_steps, 1000), 32, max(args.seeds, 5)
 os.makedirs(args.out, exist_ok=True)
 
 # %% 1. Stage 1: the general-domain model
@@ -66,9 +66,10 @@ run_dir = os.path.join(args.out, f"07_stage2_{args.mode}")
 for old in ("checkpoint", "model", "run.json"):                # a fresh run; the id caches are kept
     path = os.path.join(run_dir, old)
     shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.path.exists(path) and os.remove(path)
-print(f"\n2. Stage 2: {args.stage2_steps} more next-token steps on {args.target_corpus} (lr {args.stage2_lr:g}; "
-      "no labels used)...")
+print(f"\n2. Stage 2: {args.stage2_steps} more next-token steps of {args.stage2_batch} windows on {args.target_corpus} "
+      f"(lr {args.stage2_lr:g}; no labels used)...")
 cfg = replace(hub.RECIPES["gpt"], init=stage1, corpus=args.target_corpus, steps=args.stage2_steps,
+              batch_size=args.stage2_batch,
               lr=args.stage2_lr, warmup=max(1, args.stage2_steps // 10), eval_every=max(1, args.stage2_steps // 5),
               ckpt_every=0, progress=False)
 run = pretrain(cfg, run_dir)

@@ -32,7 +32,10 @@ from minitl.transfer.strategies import Strategy, param_groups
 from minitl.viz.curves import plot_lines
 
 # -----------------------------------------------------------------------------
-config = dict(seeds=1, factor=2.6, lr=1e-3, schedule_steps=200)
+# Cells are cached where `minitl experiment` keeps them, so the lesson and the command share work:
+# a rerun (or a lesson after `minitl experiment NAME --quick`) recomputes nothing.  Delete
+# EXPERIMENTS_OUT/cells/NAME after `minitl pretrain all` rebuilds the models.  --smoke uses --out.
+config = dict(seeds=1, factor=2.6, lr=1e-3, schedule_steps=200, experiments_out="runs/experiments")
 # -----------------------------------------------------------------------------
 args = parse(config, __doc__)
 if args.mode == "smoke":
@@ -87,9 +90,10 @@ print(f"\n3. Schedules: slanted triangular rises over the first 10% of steps, th
 print(f"\n4. The strategies experiment ({args.mode}, {args.seeds} seed(s)): same pretrained GPT, same labels, "
       "same seeds per row.\n")
 exp_mode = "smoke" if args.mode == "smoke" else args.mode
-summary = run("strategies", mode=exp_mode, seeds=args.seeds, out=os.path.join(args.out, "08_experiment"),
+exp_out = os.path.join(args.out, "08_experiment") if args.mode == "smoke" else args.experiments_out
+summary = run("strategies", mode=exp_mode, seeds=args.seeds, out=exp_out,
               progress=False)
-shutil.copy(os.path.join(args.out, "08_experiment", "strategies.png"), os.path.join(args.out, "08_strategies.png"))
+shutil.copy(os.path.join(exp_out, "strategies.png"), os.path.join(args.out, "08_strategies.png"))
 print("   Reading it:")
 rows = sorted(summary["table"], key=lambda r: -r["accuracy"])
 print(f"   {'strategy':<20}{'accuracy':>16}{'trainable':>12}{'s/epoch':>9}")

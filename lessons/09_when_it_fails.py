@@ -26,7 +26,10 @@ from minitl.lesson import parse
 from minitl.transfer import experiments
 
 # -----------------------------------------------------------------------------
-config = dict(seeds=1, also="domain-shift,pretext-mismatch")   # the experiments run after forgetting
+# Cells are cached where `minitl experiment` keeps them, so the lesson and the command share work:
+# a rerun (or a lesson after `minitl experiment NAME --quick`) recomputes nothing.  Delete
+# EXPERIMENTS_OUT/cells/NAME after `minitl pretrain all` rebuilds the models.  --smoke uses --out.
+config = dict(seeds=1, also="domain-shift,pretext-mismatch", experiments_out="runs/experiments")
 TITLES = {"domain-shift": "2. Domain mismatch: pretrained on one kind of text, used on another",
           "pretext-mismatch": "3. Pretext mismatch: a pretraining objective far from the downstream task"}
 # -----------------------------------------------------------------------------
@@ -39,7 +42,7 @@ if args.mode == "smoke" and not any(a.startswith("--also=") for a in sys.argv[1:
 elif args.mode == "full":
     args.seeds = max(args.seeds, 3)
 os.makedirs(args.out, exist_ok=True)
-exp_out = os.path.join(args.out, "09_experiments")
+exp_out = os.path.join(args.out, "09_experiments") if args.mode == "smoke" else args.experiments_out
 
 # %% 1. Forgetting and the learning rate
 print(f"1. Catastrophic forgetting ({args.mode}, {args.seeds} seed(s)).  The pretrained GPT keeps its LM head,\n"

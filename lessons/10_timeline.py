@@ -36,7 +36,7 @@ from minitl.transfer.probe import balanced_subsample
 from minitl.viz.curves import plot_bars
 
 # -----------------------------------------------------------------------------
-config = dict(n_train=100, seeds=2, elmo_steps=1500, elmo_minutes=1.5, elmo_preset="nano",
+config = dict(n_train=100, seeds=1, elmo_steps=1500, elmo_minutes=1.5, elmo_preset="nano",
               elmo_corpus="wiki+news+tweets-text", max_test=0, fine_tune=True)
 # (model, year, what it is, the notes' year where the notes got it wrong)
 TIMELINE = [("word2vec", 2013, "static word vectors (Mikolov et al.)", None),
