@@ -19,6 +19,7 @@ What you will see:
 Run:  python lessons/00b_kernels.py [--smoke|--quick|--full] [--T=256] [--out DIR]
 """
 # %%
+import contextlib
 import os
 import time
 import tracemalloc
@@ -40,10 +41,16 @@ elif args.mode == "full":
     args.T, args.repeats = 512, 9
 os.makedirs(args.out, exist_ok=True)
 numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+try:                                   # numpy's BLAS gets the same number of threads as Numba (optional peer)
+    from threadpoolctl import threadpool_limits
+    blas = threadpool_limits(args.threads, user_api="blas")
+    blas_note = f"numpy's BLAS limited to {args.threads} thread(s)"
+except ImportError:
+    blas, blas_note = contextlib.nullcontext(), "BLAS threads not limited (pip install threadpoolctl)"
 rng = np.random.default_rng(args.seed)
 info = machine_info()
-print(f"Machine: {info.get('simd', info)} build; {numba.get_num_threads()} Numba thread(s); "
-      f"times are CPU seconds (time.process_time), median of {args.repeats}.")
+print(f"Machine: {info.get('simd', info)} build; {numba.get_num_threads()} Numba thread(s), {blas_note};\n"
+      f"times are CPU seconds of the whole process (time.process_time), median of {args.repeats}.")
 
 
 def cpu_time(fn, repeats):
@@ -82,6 +89,9 @@ print(f"   {'forward':<22}{1e3 * t_kf:>12.2f}{1e3 * t_rf:>12.2f}{t_rf / max(t_kf
 print(f"   {'backward (dq, dk, dv)':<22}{1e3 * t_kb:>12.2f}{1e3 * t_rb:>12.2f}{t_rb / max(t_kb, 1e-9):>13.2f}"
       f"{d_bwd:>12.2e}")
 print(f"   check: kernel == twin within 1e-4 (forward and backward): {d_fwd < 1e-4 and d_bwd < 1e-4}")
+promoted = (np.ones(1, np.float32) / np.sqrt(hs)).dtype
+print(f"   (the twin divides by np.sqrt(hs), a float64 scalar: under numpy {np.__version__} float32 / that is "
+      f"{promoted},\n   so its scores are computed in {promoted}; the kernel stays in float32 throughout)")
 
 # %% 2. What the kernel does that the twin does not
 mb_twin = peak_mb(lambda: ref.attention_ref(q, k, v, causal=True))
