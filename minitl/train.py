@@ -128,11 +128,12 @@ class Trainer:
             self.load_checkpoint()
         if self.before_step is not None:
             self.before_step(self, self.step)
-        print(f"{self.cfg.desc}: {param_summary(self.model)}; steps {self.step} -> {cfg.steps}")
+        say = print if cfg.progress else (lambda *a, **k: None)    # progress=False: a quiet run
+        say(f"{self.cfg.desc}: {param_summary(self.model)}; steps {self.step} -> {cfg.steps}")
         if self.custom_optimizer:
             lrs = [g.get("initial_lr", g["lr"]) for g in self.optimizer.param_groups]
             wds = [g.get("weight_decay", 0.0) for g in self.optimizer.param_groups]
-            print(f"{self.cfg.desc}: the optimizer's own {len(lrs)} parameter groups set lr "
+            say(f"{self.cfg.desc}: the optimizer's own {len(lrs)} parameter groups set lr "
                   f"({min(lrs):.3g}..{max(lrs):.3g}) and weight decay ({min(wds):.3g}..{max(wds):.3g})")
         bar = Progress(total=cfg.steps, desc=cfg.desc, unit="step", disable=not cfg.progress)
         bar.n = self.step
@@ -234,7 +235,8 @@ class Trainer:
             self.model.train(was_training)
         self._log({"step": self.step, "split": "validation", **metrics})
         shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
-        print(f"{self.cfg.desc}: step {self.step}: {shown}")
+        if self.cfg.progress:
+            print(f"{self.cfg.desc}: step {self.step}: {shown}")
         return metrics
 
     def _log(self, rec):

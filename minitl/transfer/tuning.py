@@ -1,6 +1,6 @@
 """How the fine-tuning recipes in ``methods.RECIPES`` were chosen: a small grid on the validation split.
 
-    python -m minitl.transfer.tuning --out runs/tuning        # writes tuning.md / tuning.json
+    python -m minitl.transfer.tuning --out runs/tuning [--kinds gpt bert scratch]   # tuning-*.md / .json
 
 For each backbone kind (pretrained GPT, pretrained BERT, GPT from random init) and
 each (lr, epochs) of a small grid, fine-tune on n = 100 class-balanced training
@@ -30,8 +30,8 @@ def tune(n_train=100, seeds=3, grid=GRID, out=None, progress=True):
     from minitl.transfer.metrics import balanced_accuracy
     from minitl.transfer.probe import balanced_subsample
     train, val = data.load("tweets", "train"), data.load("tweets", "validation")
-    ctx = M.Context(backbones={k: hub.pretrained(k) for k in ("gpt", "bert")})
     method = {"gpt": "gpt:full", "bert": "bert:full", "scratch": "scratch:gpt"}
+    ctx = M.Context(backbones={k: hub.pretrained(k) for k in {M.needs(method[kind])[0] for kind in grid}})
     table, best = {}, {}
     bar = Progress(total=sum(len(v) for v in grid.values()) * seeds, desc="tuning", unit="fit",
                    disable=not progress)
@@ -54,10 +54,11 @@ def tune(n_train=100, seeds=3, grid=GRID, out=None, progress=True):
     print(text)
     if out:
         os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, "tuning.md"), "w") as f:
+        tag = "-".join(grid)
+        with open(os.path.join(out, f"tuning-{tag}.md"), "w") as f:
             f.write(text)
-        with open(os.path.join(out, "tuning.json"), "w") as f:
-            json.dump({"table": table, "best": best, "cards": {k: hub.card(k) for k in ("gpt", "bert")}}, f,
+        with open(os.path.join(out, f"tuning-{tag}.json"), "w") as f:
+            json.dump({"table": table, "best": best, "cards": {k: hub.card(k) for k in ctx.backbones}}, f,
                       indent=1)
     return table, best
 
@@ -77,8 +78,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="runs/tuning")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--kinds", nargs="+", default=list(GRID), choices=list(GRID))
     args = p.parse_args(argv)
-    tune(seeds=args.seeds, out=args.out)
+    tune(seeds=args.seeds, out=args.out, grid={k: GRID[k] for k in args.kinds})
 
 
 if __name__ == "__main__":
