@@ -91,3 +91,13 @@ def test_small_models_are_built_once_per_condition_and_budget(tmp_path):
     assert card["steps"] == S.BUDGETS["smoke"]["steps"] and card["train_documents"] == 57
     assert (tmp_path / "models" / f"toy-{S.budget_tag('smoke')}" / "model" / "config.json").exists()
     assert not list((tmp_path / "models").glob("*.building"))
+
+
+def test_a_fine_tuning_cut_short_is_not_a_result():
+    from types import SimpleNamespace
+    from minitl.transfer.experiments.small_models import check_complete
+    from minitl.transfer.finetune import FinetuneConfig
+    cfg = FinetuneConfig(epochs=10, batch_size=16)
+    check_complete(SimpleNamespace(config=cfg, steps=70), 100)          # 10 epochs x ceil(100 / 16)
+    with pytest.raises(KeyboardInterrupt, match="step 33 of 70"):
+        check_complete(SimpleNamespace(config=cfg, steps=33), 100)

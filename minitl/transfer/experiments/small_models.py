@@ -59,7 +59,7 @@ def pretrained_gpt(env, condition, make_docs):
 
     Args:
         env: the experiment's Env (``env.out`` holds the cache, ``env.mode`` the budget).
-        condition: a short name for the pretraining text ("tweets", "shuffled", "frac0.01").
+        condition: a short name for the pretraining text ("tweets-text", "shuffled-...", "mix-0.01").
         make_docs: () -> list of training documents (called only when the model is built).
     Returns:
         (path of a from_pretrained directory, card dict with seconds, train_bytes, train_tokens, ...).
@@ -87,6 +87,8 @@ def pretrained_gpt(env, condition, make_docs):
     print(f"pretraining {condition} ({budget_tag(env.mode)}) on {nbytes(docs):,} bytes of text...")
     t0 = time.perf_counter()
     run = pretrain(cfg, os.path.join(work, "run"))
+    if run["interrupted"]:                       # Ctrl-C: stop the experiment; the next run rebuilds it
+        raise KeyboardInterrupt(f"pretraining {condition} interrupted; {work} is rebuilt on the next run")
     model = run["model"]
     card = {"condition": condition, "preset": b["preset"], "steps": run["steps"],
             "seconds": round(time.perf_counter() - t0, 1), "train_documents": n_train_docs,
@@ -133,9 +135,18 @@ def finetune_accuracy(env, model_dir, method, n, seed, transform=None):
     clf, recipe = M.classifier(ctx, method, 2, seed=seed)          # what M.fit_predict runs, step by step
     lengths = np.array([len(s) for s in clf.encode(texts, max_length=10 ** 6)])
     res = finetune(clf, texts, y, recipe)
+    check_complete(res, len(texts))
     return {"accuracy": balanced_accuracy(test_y, clf.predict(list(test_x))), "steps": res.steps,
             "finetune_seconds": round(res.seconds, 2), "tokens_per_text": float(lengths.mean()),
             "truncated": float(np.mean(lengths > clf.backbone.config.block_size))}
+
+
+def check_complete(res, n):
+    """Raise KeyboardInterrupt when a fine-tuning stopped early (the Trainer turns Ctrl-C into a clean stop,
+    and a cell whose training was cut short must not be cached as a result)."""
+    want = res.config.epochs * -(-n // res.config.batch_size)
+    if res.config.strategy != "features" and res.steps < want:
+        raise KeyboardInterrupt(f"fine-tuning stopped at step {res.steps} of {want}; the cell is not cached")
 
 
 def noise(*rows):

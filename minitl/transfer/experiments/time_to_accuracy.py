@@ -26,6 +26,7 @@ import numpy as np
 from minitl import hub
 from minitl.transfer import methods as M
 from minitl.transfer.experiments.base import Experiment
+from minitl.transfer.experiments.small_models import check_complete
 from minitl.transfer.finetune import finetune
 from minitl.transfer.probe import balanced_subsample
 
@@ -68,6 +69,7 @@ class TimeToAccuracy(Experiment):
         t0 = time.perf_counter()
         res = finetune(clf, [train.texts[i] for i in idx], train.labels[idx], recipe,
                        eval_texts=[val.texts[i] for i in vidx], eval_labels=val.labels[vidx])
+        check_complete(res, n)
         curve = [r["val_balanced_accuracy"] for r in res.history if "val_balanced_accuracy" in r]
         if len(curve) != recipe.epochs or len(stamps) != recipe.epochs:
             raise RuntimeError(f"time-to-accuracy: expected {recipe.epochs} evaluations, got {len(curve)} "
