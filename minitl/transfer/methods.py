@@ -30,7 +30,7 @@ from minitl.transfer.finetune import FinetuneConfig, finetune
 # in docs/FINETUNING.md); the test split played no part.
 RECIPES = {
     "gpt": FinetuneConfig(strategy="full", lr=3e-4, epochs=10, batch_size=16, schedule="linear"),
-    "bert": FinetuneConfig(strategy="full", lr=3e-4, epochs=10, batch_size=16, schedule="linear"),
+    "bert": FinetuneConfig(strategy="full", lr=1e-3, epochs=10, batch_size=16, schedule="linear"),
     "elmo": FinetuneConfig(strategy="features", lr=1e-3, epochs=10, batch_size=16, schedule="linear"),
     "scratch": FinetuneConfig(strategy="full", lr=1e-3, epochs=40, batch_size=16, schedule="linear"),
 }

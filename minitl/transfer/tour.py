@@ -26,7 +26,7 @@ from minitl.transfer import methods as M
 from minitl.transfer.metrics import balanced_accuracy
 from minitl.transfer.probe import balanced_subsample
 
-METHODS = ("w2v", "gpt:full", "bert:full", "gpt:features", "bow", "scratch:gpt")
+METHODS = ("w2v", "gpt:full", "bert:full", "gpt:features", "bert:features", "bow", "scratch:gpt")
 
 
 def run(n_train=100, seeds=3, out="runs/tour", minutes=4.0, methods=METHODS, dataset="tweets",
