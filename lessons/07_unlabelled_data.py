@@ -27,7 +27,7 @@ import numpy as np
 from minitl import data, hub
 from minitl.lesson import parse
 from minitl.models import GPT
-from minitl.pretrain import PretrainConfig, corpus_ids, evaluate_pretraining, pretrain
+from minitl.pretrain import corpus_ids, evaluate_pretraining, pretrain
 from minitl.transfer import methods as M
 from minitl.transfer.experiments.base import SMOKE_RECIPES
 from minitl.transfer.metrics import balanced_accuracy
@@ -103,7 +103,9 @@ for (name, s), lm in zip(scores.items(), (before, after)):
     a = f"{100 * np.mean(s):.1f}%" + (f" +- {100 * np.std(s):.1f}" if args.seeds > 1 else "")
     print(f"   {name:<22}{lm:>18.3f}{a:>20}")
 d = 100 * (np.mean(scores["stage 1 + stage 2"]) - np.mean(scores["stage 1 only"]))
-print(f"   stage 2 changed accuracy by {d:+.1f} points (mean over seeds; compare with the std before believing it)")
+print(f"   stage 2 changed accuracy by {d:+.1f} points "
+      + ("(mean over seeds; compare with the std before believing it)" if args.seeds > 1
+         else "(one seed, so no spread to judge it by: rerun with --seeds=3)"))
 print("   A lower LM loss on tweets means the model predicts tweet text better; whether that turns into\n"
       "   accuracy depends on how far the pretraining text was from tweets to begin with.")
 if args.mode == "smoke":
