@@ -42,8 +42,9 @@ def run(n_train=100, seeds=3, out="runs/tour", minutes=4.0, methods=METHODS, dat
     t0 = time.perf_counter()
     train, test = data.load(dataset, "train"), data.load(dataset, "test")
     test_texts, test_y = test.texts[:max_test], test.labels[:max_test]
-    print(f"{dataset}: train {train.class_balance()}, test {dict(zip(*np.unique(test_y, return_counts=True)))}"
-          f" -> {n_train} labelled examples x {seeds} seeds")
+    test_balance = {test.label_names[k]: int(c) for k, c in zip(*np.unique(test_y, return_counts=True))}
+    print(f"{dataset}: train {train.class_balance()}, test {test_balance} -> {n_train} labelled examples "
+          f"x {seeds} seeds")
     need = sorted({m.split(":")[-1] if m.startswith("scratch:") else m.split(":")[0]
                    for m in methods if m != "bow"})
     missing = [n for n in need if not hub.is_built(n)]
