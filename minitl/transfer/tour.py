@@ -128,7 +128,7 @@ def plot(result, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     rows = sorted(result["rows"], key=lambda r: r["mean"])
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.5))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.8))
     colors = ["tab:blue" if r["kind"] == "transfer" else "tab:gray" for r in rows]
     y = np.arange(len(rows))
     ax.barh(y, [100 * r["mean"] for r in rows], xerr=[100 * r["std"] for r in rows], color=colors, capsize=3)
@@ -138,8 +138,8 @@ def plot(result, path):
     ax.axvline(50, color="k", ls="--", lw=1)
     ax.text(50.5, len(rows) - 0.6, "chance", fontsize=7)
     ax.set_xlim(0, 100)
-    ax.set_xlabel(f"balanced accuracy on the test split (%); bars: mean +- std over "
-                  f"{rows[0]['seeds']} seeds, dots: each seed")
+    ax.set_xlabel(f"balanced accuracy on the test split (%)\nbars: mean +- std over "
+                  f"{rows[0]['seeds']} seeds; dots: each seed")
     ax.set_title(f"{result['task']}: transfer (blue) vs from scratch (grey)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
