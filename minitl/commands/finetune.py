@@ -21,7 +21,7 @@ def register(subparsers, pretrain_subparsers):
                               help="the main job: pretrained GPT/BERT/word2vec vs from scratch at 100 labels")
     t.add_argument("--n-train", type=int, default=100, help="labelled tweets per seed")
     t.add_argument("--seeds", type=int, default=3, help="draws of the labelled tweets")
-    t.add_argument("--minutes", type=float, default=4.0,
+    t.add_argument("--minutes", type=float, default=3.0,
                    help="pretraining budget for models not yet in the cache (GPT and BERT share it)")
     t.add_argument("--methods", nargs="+", default=None,
                    help="subset of: w2v gpt:full bert:full gpt:features bow scratch:gpt (and any gpt:/bert: strategy)")

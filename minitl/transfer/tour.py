@@ -29,7 +29,7 @@ from minitl.transfer.probe import balanced_subsample
 METHODS = ("w2v", "gpt:full", "bert:full", "gpt:features", "bert:features", "bow", "scratch:gpt")
 
 
-def run(n_train=100, seeds=3, out="runs/tour", minutes=4.0, methods=METHODS, dataset="tweets",
+def run(n_train=100, seeds=3, out="runs/tour", minutes=3.0, methods=METHODS, dataset="tweets",
         recipes=None, progress=True, max_test=None):
     """Run the tour; returns the results dict (also ``out/results.json``).
 
