@@ -53,11 +53,9 @@ def backbones():
     """{class name: class} of the backbones a classifier can wrap and reload."""
     from minitl.models import BERT, GPT
     out = {"GPT": GPT, "BERT": BERT}
-    try:
-        from minitl.models.elmo import ELMo
-        out["ELMo"] = ELMo
-    except ImportError:          # pragma: no cover - ELMo is optional in a stripped-down copy
-        pass
+    from minitl.models.elmo import ELMo
+    from minitl.models.t5 import T5
+    out.update(ELMo=ELMo, T5=T5)
     return out
 
 
