@@ -58,11 +58,12 @@ def describe(method):
     if method == "w2v":
         return "word2vec features (CV probe)"
     head, _, arg = method.partition(":")
+    names = {"gpt": "GPT", "bert": "BERT", "elmo": "ELMo", "t5": "T5"}
     if head == "scratch":
-        return f"{arg.upper()} from random init (fine-tuned)"
+        return f"{names.get(arg, arg)} from random init (fine-tuned)"
     if arg == "features":
-        return f"{head.upper()} frozen features (CV probe)"
-    return f"{head.upper()} fine-tuned ({arg})"
+        return f"{names.get(head, head)} frozen features (CV probe)"
+    return f"{names.get(head, head)} fine-tuned ({arg})"
 
 
 class Context:
