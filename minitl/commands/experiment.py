@@ -6,6 +6,8 @@
 """
 import argparse
 
+from minitl.commands._args import positive_int
+
 
 def register(subparsers, pretrain_subparsers):
     p = subparsers.add_parser("experiment", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -16,7 +18,7 @@ def register(subparsers, pretrain_subparsers):
                     ("full", "the README's numbers")):
         mode.add_argument(f"--{m}", dest="mode", action="store_const", const=m, help=what)
     p.set_defaults(mode="quick")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per cell (mean +- std over them)")
+    p.add_argument("--seeds", type=positive_int, default=3, help="seeds per cell (mean +- std over them)")
     p.add_argument("--out", default="runs/experiments", help="csv, md, png and the cell cache go here")
     p.add_argument("--list", action="store_true", help="list the experiments and the claim each tests")
     p.set_defaults(func=experiment)

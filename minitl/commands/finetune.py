@@ -13,15 +13,17 @@ import argparse
 import json
 import os
 
+from minitl.commands._args import nonnegative_int, positive_float, positive_int
+
 FMT = argparse.ArgumentDefaultsHelpFormatter
 
 
 def register(subparsers, pretrain_subparsers):
     t = subparsers.add_parser("tour", formatter_class=FMT,
                               help="the main job: pretrained GPT/BERT/word2vec vs from scratch at 100 labels")
-    t.add_argument("--n-train", type=int, default=100, help="labelled tweets per seed")
-    t.add_argument("--seeds", type=int, default=3, help="draws of the labelled tweets")
-    t.add_argument("--minutes", type=float, default=3.0,
+    t.add_argument("--n-train", type=positive_int, default=100, help="labelled tweets per seed")
+    t.add_argument("--seeds", type=positive_int, default=3, help="draws of the labelled tweets")
+    t.add_argument("--minutes", type=positive_float, default=3.0,
                    help="pretraining budget for models not yet in the cache (GPT and BERT share it)")
     t.add_argument("--methods", nargs="+", default=None,
                    help="subset of: w2v gpt:full bert:full gpt:features bow scratch:gpt (and any gpt:/bert: strategy)")
@@ -30,11 +32,11 @@ def register(subparsers, pretrain_subparsers):
 
     a = pretrain_subparsers.add_parser("all", formatter_class=FMT,
                                        help="build the default word2vec, GPT and BERT into the cache")
-    a.add_argument("--minutes", type=float, default=None,
+    a.add_argument("--minutes", type=positive_float, default=None,
                    help="total budget (default: 8 min each for GPT and BERT, word2vec ~1.5 min)")
     a.add_argument("--only", nargs="+", default=None, choices=["w2v", "gpt", "bert"])
-    a.add_argument("--gpt-steps", type=int, default=None, help="fix GPT's step count instead of a time budget")
-    a.add_argument("--bert-steps", type=int, default=None, help="fix BERT's step count instead of a time budget")
+    a.add_argument("--gpt-steps", type=positive_int, default=None, help="fix GPT's step count instead of a time budget")
+    a.add_argument("--bert-steps", type=positive_int, default=None, help="fix BERT's step count instead of a time budget")
     a.set_defaults(func=pretrain_all)
 
     f = subparsers.add_parser("finetune", formatter_class=FMT,
@@ -43,12 +45,12 @@ def register(subparsers, pretrain_subparsers):
     add_data_args(f, default="tweets")
     f.add_argument("--strategy", default=None,
                    help="features | light | freeze_bottom:K | full | gradual (default: the model's recipe)")
-    f.add_argument("--n-train", type=int, default=100, help="class-balanced labelled examples (0 = all)")
+    f.add_argument("--n-train", type=nonnegative_int, default=100, help="class-balanced labelled examples (0 = all)")
     f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--lr", type=float, default=None)
-    f.add_argument("--epochs", type=int, default=None)
-    f.add_argument("--batch-size", type=int, default=None)
-    f.add_argument("--discriminative", type=float, default=None, help="lr factor per layer group, e.g. 2.6")
+    f.add_argument("--lr", type=positive_float, default=None)
+    f.add_argument("--epochs", type=positive_int, default=None)
+    f.add_argument("--batch-size", type=positive_int, default=None)
+    f.add_argument("--discriminative", type=positive_float, default=None, help="lr factor per layer group, e.g. 2.6")
     f.add_argument("--schedule", default=None, choices=["linear", "stlr", "constant"])
     f.add_argument("--pool", default="mean", choices=["mean", "cls", "last"])
     f.add_argument("--out", required=True,

@@ -12,28 +12,32 @@ so ``--resume`` rebuilds exactly the same data), ``checkpoint/`` (for resume),
 ``metrics.jsonl`` and, at the end, ``model/`` -- a ``from_pretrained``
 directory.  Ctrl-C writes a checkpoint; run the same command with ``--resume``.
 """
+import argparse
 import json
 import os
+
+from minitl.commands._args import nonnegative_float, nonnegative_int, positive_float, positive_int
 
 
 def register(subparsers, pretrain_subparsers):
     for kind in ("gpt", "bert"):
         what = "a tiny GPT (next-token prediction)" if kind == "gpt" else "a tiny BERT (masked tokens)"
-        p = pretrain_subparsers.add_parser(kind, help=f"pretrain {what}")
+        p = pretrain_subparsers.add_parser(kind, help=f"pretrain {what}",
+                                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         p.add_argument("--corpus", default="wiki",
                        help="dataset names joined by '+', e.g. wiki+news+tweets-text, or a text/CSV file")
         p.add_argument("--preset", default="micro", choices=["nano", "micro", "mini", "deep"])
-        p.add_argument("--steps", type=int, default=3000)
+        p.add_argument("--steps", type=positive_int, default=3000)
         p.add_argument("--out", required=True, help="run directory")
         p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-        p.add_argument("--batch-size", type=int, default=32)
-        p.add_argument("--lr", type=float, default=2e-3)
-        p.add_argument("--warmup", type=int, default=100)
-        p.add_argument("--vocab-size", type=int, default=None, help="BPE vocabulary (default: the preset's)")
-        p.add_argument("--eval-every", type=int, default=500)
-        p.add_argument("--ckpt-every", type=int, default=500)
+        p.add_argument("--batch-size", type=positive_int, default=32)
+        p.add_argument("--lr", type=positive_float, default=2e-3)
+        p.add_argument("--warmup", type=nonnegative_int, default=100)
+        p.add_argument("--vocab-size", type=positive_int, default=None, help="BPE vocabulary (default: the preset's)")
+        p.add_argument("--eval-every", type=nonnegative_int, default=500)
+        p.add_argument("--ckpt-every", type=nonnegative_int, default=500)
         p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--max-minutes", type=float, default=0.0,
+        p.add_argument("--max-minutes", type=nonnegative_float, default=0.0,
                        help="stop training (evaluate, save) after this many minutes, even before --steps")
         p.add_argument("--init", default=None, metavar="DIR",
                        help="continue pretraining this from_pretrained directory (its tokenizer too) on "
@@ -42,16 +46,16 @@ def register(subparsers, pretrain_subparsers):
     g = subparsers.add_parser("generate", help="sample text from a pretrained GPT")
     g.add_argument("dir")
     g.add_argument("prompt")
-    g.add_argument("--max-new-tokens", type=int, default=40)
-    g.add_argument("--temperature", type=float, default=0.8)
-    g.add_argument("--top-k", type=int, default=40)
-    g.add_argument("--num-samples", type=int, default=1)
+    g.add_argument("--max-new-tokens", type=positive_int, default=40)
+    g.add_argument("--temperature", type=nonnegative_float, default=0.8)
+    g.add_argument("--top-k", type=positive_int, default=40)
+    g.add_argument("--num-samples", type=positive_int, default=1)
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(func=generate)
     f = subparsers.add_parser("fill-mask", help="top-k fillers for [MASK] from a pretrained BERT")
     f.add_argument("dir")
     f.add_argument("text")
-    f.add_argument("--top-k", type=int, default=5)
+    f.add_argument("--top-k", type=positive_int, default=5)
     f.set_defaults(func=fill_mask)
     e = subparsers.add_parser("evaluate", help="validation perplexity (GPT) / masked-token accuracy (BERT); "
                                                "a classifier's accuracy with --data")
@@ -66,8 +70,8 @@ def register(subparsers, pretrain_subparsers):
     pr = subparsers.add_parser("probe", help="linear probe on frozen features (tweets) vs an untrained twin")
     pr.add_argument("dir")
     pr.add_argument("--dataset", default="tweets")
-    pr.add_argument("--labels", type=int, nargs="+", default=[100, 1000])
-    pr.add_argument("--draws", type=int, default=3, help="labelled subsets per label count")
+    pr.add_argument("--labels", type=positive_int, nargs="+", default=[100, 1000])
+    pr.add_argument("--draws", type=positive_int, default=3, help="labelled subsets per label count")
     pr.add_argument("--seed", type=int, default=0)
     pr.set_defaults(func=probe)
 

@@ -1,0 +1,37 @@
+"""The pretraining recipe's caches and its command line refuse to be silently wrong."""
+import os
+
+import numpy as np
+import pytest
+
+from minitl.cli import main
+from minitl.data.batching import encode_corpus
+from minitl.pretrain import PretrainConfig, corpus_documents, pretrain
+
+
+def test_a_rerun_with_another_corpus_never_reuses_stale_token_ids(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("\n".join(f"the cat sat on the mat {i}" for i in range(300)) + "\n")
+    b.write_text("\n".join(f"a dog ate a bone near the river {i}" for i in range(300)) + "\n")
+    out = str(tmp_path / "run")
+    cfg = dict(kind="gpt", preset="nano", steps=1, warmup=1, eval_every=0, ckpt_every=0, progress=False)
+    pretrain(PretrainConfig(corpus=str(a), vocab_size=300, **cfg), out)
+    # the first attempt "died before its first checkpoint": only its data files are left
+    import shutil
+    shutil.rmtree(os.path.join(out, "checkpoint"))
+    shutil.rmtree(os.path.join(out, "model"))
+    run = pretrain(PretrainConfig(corpus=str(b), vocab_size=320, **cfg), out)
+    want = encode_corpus(corpus_documents(str(b), "train"), run["tokenizer"])
+    assert run["train_tokens"] == len(want)                   # b's ids, with b's tokenizer
+    cached = sorted(f for f in os.listdir(out) if f.startswith("ids-train-"))
+    assert len(cached) == 2                                   # a's cache is keyed apart, never picked up
+    assert any(np.array_equal(np.load(os.path.join(out, f)), want) for f in cached)
+
+
+def test_bad_numbers_are_refused_before_the_run_directory_exists(tmp_path, capsys):
+    out = tmp_path / "run"
+    for bad in (["--steps", "-5"], ["--batch-size", "0"], ["--lr", "nan"], ["--lr", "inf"]):
+        with pytest.raises(SystemExit) as e:
+            main(["pretrain", "gpt", "--out", str(out), *bad])
+        assert e.value.code == 2 and bad[1] in capsys.readouterr().err
+    assert not out.exists()
