@@ -144,6 +144,8 @@ def finetune(args):
     clf = SequenceClassifier(backbone, len(train.label_names), pool=args.pool, label_names=train.label_names)
     res = run(clf, [train.texts[i] for i in idx], train.labels[idx], recipe, seed=args.seed,
               out_dir=args.out, resume=args.resume, **over)
+    if res.interrupted:
+        return 130                # the checkpoint is written; `--resume` continues the run
     meta = {"recipe": {k: v for k, v in vars(res.config).items() if k != "progress"},
             "data": args.data, "n_train": int(len(idx)), "seconds": round(res.seconds, 1),
             "trainable_params": res.trainable_params}

@@ -75,6 +75,7 @@ class FinetuneResult:
     steps: int
     trainable_params: int              # at the end of training
     seconds_per_epoch: float
+    interrupted: bool = False          # Ctrl-C: stopped early with a checkpoint (resume=True continues)
 
 
 def check_labels(labels, n_classes, where="labels"):
@@ -155,7 +156,7 @@ def finetune(model, texts, labels, config=None, out_dir=None, resume=False, eval
     model.eval()
     secs = time.perf_counter() - t0
     return FinetuneResult(model, cfg, trainer.history, secs, trainer.step,
-                          model.num_parameters(trainable_only=True), secs / cfg.epochs)
+                          model.num_parameters(trainable_only=True), secs / cfg.epochs, trainer.interrupted)
 
 
 def fit_head_on_features(model, texts, y, seed=0):

@@ -143,5 +143,7 @@ def fit_predict(method, ctx, train_texts, y, test_texts, n_classes=2, seed=0):
                          f"scratch:gpt or scratch:bert")
     clf, recipe = classifier(ctx, method, n_classes, seed=seed)
     res = finetune(clf, list(train_texts), y, recipe)
+    if res.interrupted:          # a half-trained model must never be scored (or cached) as a result
+        raise KeyboardInterrupt
     return clf.predict(list(test_texts)), {"seconds": res.seconds, "trainable_params": res.trainable_params,
                                            "steps": res.steps, "seconds_per_epoch": res.seconds_per_epoch}

@@ -103,7 +103,7 @@ def run(experiment, mode="quick", seeds=3, out="runs/experiments", progress=True
                 json.dump(rec, f)
             os.replace(tmp, path)                     # a cell is cached whole or not at all
             results.append(rec)
-            bar.update(1, **{k: v for k, v in cell.items() if k in ("method", "n_train", "strategy")})
+            bar.update(1, **{k: v for k, v in cell.items() if k not in ("seed",)})
     finally:
         bar.close()
         hub.set_profile("default")

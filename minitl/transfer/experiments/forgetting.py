@@ -50,6 +50,8 @@ class Forgetting(Experiment):
         res = finetune(clf, [train.texts[i] for i in idx], train.labels[idx], replace(recipe, lr=cell["lr"]),
                        eval_texts=val.texts[:nval // 2] + val.texts[-nval // 2:],
                        eval_labels=np.concatenate([val.labels[:nval // 2], val.labels[-nval // 2:]]))
+        if res.interrupted:                 # never cache a half-trained cell
+            raise KeyboardInterrupt
         after = evaluate_pretraining(clf.backbone, ids, limit=limit)["val_loss"]
         curve = [r["val_balanced_accuracy"] for r in res.history if "val_balanced_accuracy" in r]
         return {"accuracy": curve[-1], "lm_loss_before": before, "lm_loss_after": after,

@@ -41,6 +41,8 @@ class Strategies(Experiment):
         ctx = env.context((cell["backbone"],))
         clf, recipe = M.classifier(ctx, f"{cell['backbone']}:{cell['strategy']}", 2, seed=cell["seed"])
         res = finetune(clf, [train.texts[i] for i in idx], train.labels[idx], recipe)
+        if res.interrupted:                 # never cache a half-trained cell
+            raise KeyboardInterrupt
         acc = balanced_accuracy(test_y, clf.predict(list(test_x)))
         return {"accuracy": acc, "trainable_params": res.trainable_params,
                 "seconds_per_epoch": res.seconds_per_epoch, "steps": res.steps}
