@@ -1,7 +1,7 @@
 """What minitl can load, where it comes from, and the one ``Dataset`` type.
 
 The embedded defaults are real public text that ships inside two pinned,
-published package files on the Python package index (``../shared/DATA.md``):
+published package files on the Python package index (``docs/DATA.md``):
 
 - ``gensim-4.4.0.tar.gz`` (an sdist): its ``gensim/test/test_data/`` folder has
   206 Wikipedia pages, the Lee news corpus, 200 Pang & Lee movie sentences and
