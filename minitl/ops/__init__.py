@@ -31,5 +31,5 @@ for _name, _attr in vars(TensorMethods).items():
     if _name not in ("__module__", "__qualname__", "__doc__", "__dict__", "__weakref__",
                      "__firstlineno__", "__static_attributes__"):
         setattr(Tensor, _name, _attr)
-from minitl.ops import fused  # noqa: E402,F401  (registers the fused ops in F.FUSED_IMPLS; last, it imports nn.functional)
+from minitl.ops import fused  # noqa: E402,F401  (the fused ops; nn.functional reads fused.FUSED and decides per call)
 from minitl.ops import lstm  # noqa: E402,F401  (FusedLSTM, the LSTM time loop)
