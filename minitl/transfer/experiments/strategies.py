@@ -48,26 +48,25 @@ class Strategies(Experiment):
                 "seconds_per_epoch": res.seconds_per_epoch, "steps": res.steps}
 
     def summarize(self, table, mode):
-        acc = {r["strategy"]: r["accuracy"] for r in table}
+        """Each part of the claim counts only when the difference exceeds the larger std of the two rows
+        (the noise rule of docs/EXPERIMENTS.md)."""
+        rows = {r["strategy"]: r for r in table}
         best = max(table, key=lambda r: r["accuracy"])
         parts = [f"best: {best['strategy']} {100 * best['accuracy']:.1f}%"]
         verdicts = []
-        if "features" in acc and "full" in acc:
-            d = 100 * (acc["full"] - acc["features"])
-            parts.append(f"full vs features {d:+.1f} points")
-            verdicts.append(d > 1)
-        if "full" in acc:
-            fb = [k for k in acc if k.startswith("freeze_bottom") or k == "light"]
-            if fb:
-                d = 100 * (acc["full"] - max(acc[k] for k in fb))
-                parts.append(f"full vs the best partial freeze {d:+.1f} points")
-                verdicts.append(d > 1)
-        if "gradual+dlr+stlr" in acc and "full" in acc:
-            d = 100 * (acc["gradual+dlr+stlr"] - acc["full"])
-            parts.append(f"ULMFiT's gradual+dlr+stlr vs plain full {d:+.1f} points")
-            verdicts.append(d > 1)
-        stds = [r["std"] for r in table]
-        parts.append(f"typical std over seeds {100 * float(sum(stds) / len(stds)):.1f} points")
+
+        def compare(a, b, what):
+            d = rows[a]["accuracy"] - rows[b]["accuracy"]
+            noise = max(rows[a]["std"], rows[b]["std"])
+            parts.append(f"{what} {100 * d:+.1f} points (seeds' std {100 * noise:.1f})")
+            verdicts.append(d > noise)
+        if "features" in rows and "full" in rows:
+            compare("full", "features", "full vs features")
+        partial = [k for k in rows if k.startswith("freeze_bottom") or k == "light"]
+        if "full" in rows and partial:
+            compare("full", max(partial, key=lambda k: rows[k]["accuracy"]), "full vs the best partial freeze")
+        if "gradual+dlr+stlr" in rows and "full" in rows:
+            compare("gradual+dlr+stlr", "full", "ULMFiT's gradual+dlr+stlr vs plain full")
         verdict = ("holds" if verdicts and all(verdicts) else
                    "holds in part" if any(verdicts) else "does not hold at this scale")
         return {"verdict": verdict, "measured": "; ".join(parts),
