@@ -162,7 +162,10 @@ def build_model(cfg, tok):
     Model, Config = (GPT, GPTConfig) if cfg.kind == "gpt" else (BERT, BERTConfig)
     if cfg.init:
         meta = os.path.join(cfg.init, "meta.json")
-        held = json.load(open(meta)).get("model") if os.path.exists(meta) else None
+        held = None
+        if os.path.exists(meta):
+            with open(meta) as f:
+                held = json.load(f).get("model")
         if held != Model.__name__:
             raise ValueError(f"pretrain {cfg.kind}: init {cfg.init} holds a {held} model, not a {Model.__name__}")
         return Model.from_pretrained(cfg.init).train()
