@@ -9,7 +9,7 @@
     minitl t5 finetune runs/t5 --labels 100 --multitask # sentiment as generating "positive"/"negative"
 
 The run directory is laid out as GPT's and BERT's (``minitl/commands/lm.py``):
-``tokenizer.json``, ``train_ids.npy``/``val_ids.npy``, ``checkpoint/`` (for
+``tokenizer.json``, ``ids-<split>-<hash>.npy`` (``minitl.pretrain.corpus_ids``), ``checkpoint/`` (for
 ``--resume``), ``metrics.jsonl`` and, at the end, ``model/`` -- a
 ``from_pretrained`` directory for ``minitl.models.ELMo`` / ``minitl.models.t5.T5``.
 """
@@ -79,19 +79,6 @@ def register(subparsers, pretrain_subparsers):
     si.add_argument("word")
     si.add_argument("sentences", nargs="+")
     si.set_defaults(func=similarity)
-
-
-def corpus_ids(tok, spec, split, cache=None):
-    """The corpus split as one id stream (documents separated by <|endoftext|>), cached as .npy."""
-    import numpy as np
-    from minitl.data import corpus
-    from minitl.data.batching import encode_corpus
-    if cache and os.path.exists(cache):
-        return np.load(cache, allow_pickle=False)
-    ids = encode_corpus(corpus(spec, split=split), tok)
-    if cache:
-        np.save(cache, ids, allow_pickle=False)
-    return ids
 
 
 def unigram_logp(tok, train_ids, specials=False):
@@ -198,6 +185,7 @@ def _t5_recipe(args, tok, train_ids, val_ids):
 
 
 def pretrain(args):
+    from minitl.pretrain import corpus_ids   # heavy imports inside handlers: --help stays instant
     import minitl
     from minitl.train import TrainConfig, Trainer
 
@@ -206,8 +194,8 @@ def pretrain(args):
     except ValueError as e:
         return _fail(e)
     out = args.out
-    train_ids = corpus_ids(tok, args.corpus, "train", os.path.join(out, "train_ids.npy"))
-    val_ids = corpus_ids(tok, args.corpus, "validation", os.path.join(out, "val_ids.npy"))
+    train_ids = corpus_ids(tok, args.corpus, "train", out)
+    val_ids = corpus_ids(tok, args.corpus, "validation", out)
     print(f"{args.corpus}: {len(train_ids):,} training tokens, {len(val_ids):,} validation tokens")
     minitl.manual_seed(args.seed)
     recipe = _elmo_recipe if args.kind == "elmo" else _t5_recipe
@@ -243,6 +231,7 @@ def load(path, want="ELMo"):
 
 
 def evaluate(args):
+    from minitl.pretrain import corpus_ids
     """Perplexity of each LM on the validation split, beside an add-one unigram model on the same targets."""
     import numpy as np
     from minitl.models.elmo import evaluate_bilm
@@ -308,6 +297,7 @@ def similarity(args):
 
 
 def t5_evaluate(args):
+    from minitl.pretrain import corpus_ids
     """Span-corruption accuracy on validation, beside always guessing the most frequent target token."""
     import numpy as np
     model = load(args.dir, "T5")
