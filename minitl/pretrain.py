@@ -144,6 +144,17 @@ def unigram_counts(train_ids, V):
     return np.bincount(train_ids, minlength=V).astype(np.float64)
 
 
+def unigram_logp(train_ids, V, never=()):
+    """log p(token) of the add-one unigram model of ``train_ids``: (V,) float64.
+
+    Ids in ``never`` (e.g. the special tokens, for an output layer) are counted as
+    0 before the +1, so they get the smallest probability.
+    """
+    counts = unigram_counts(train_ids, V)
+    counts[list(never)] = 0
+    return np.log((counts + 1) / (counts.sum() + V))
+
+
 # -- the recipe --------------------------------------------------------------------
 def _check_resume(cfg, run_file, out):
     if not os.path.exists(run_file):
@@ -220,9 +231,7 @@ def pretrain(cfg, out, resume=False):
             # moves only ~lr per step, so from zero it needs thousands of steps to learn
             # the 10-nat spread of log-frequencies; measured: 7.45 vs 7.61 MLM loss after
             # 100 steps.  (On resume the checkpoint's weights replace this.)
-            counts = unigram_counts(train_ids, tok.vocab_size)
-            counts[list(SPECIAL_IDS)] = 0
-            model.mlm_bias.data = np.log((counts + 1) / (counts + 1).sum()).astype(np.float32)
+            model.mlm_bias.data = unigram_logp(train_ids, tok.vocab_size, never=SPECIAL_IDS).astype(np.float32)
 
         def get_batch(step):
             x, _ = get_lm_batch(train_ids, T - 2, B)                          # (B, T-2)

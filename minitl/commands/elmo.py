@@ -81,13 +81,9 @@ def register(subparsers, pretrain_subparsers):
     si.set_defaults(func=similarity)
 
 
-def unigram_logp(tok, train_ids, specials=False):
-    """log p(token) of an add-one unigram model of ``train_ids``; specials=False gives them count 0 first."""
-    import numpy as np
-    counts = np.bincount(train_ids, minlength=tok.vocab_size).astype(np.float64)
-    if not specials:
-        counts[[tok.pad_id, tok.unk_id, tok.cls_id, tok.sep_id, tok.mask_id, tok.eot_id]] = 0
-    return np.log((counts + 1) / (counts.sum() + tok.vocab_size))
+def tok_specials(tok):
+    """The special ids of a minitl BPE tokenizer ([PAD] [UNK] [CLS] [SEP] [MASK] <|endoftext|>)."""
+    return [tok.pad_id, tok.unk_id, tok.cls_id, tok.sep_id, tok.mask_id, tok.eot_id]
 
 
 def _fail(msg):
@@ -132,11 +128,12 @@ def _elmo_recipe(args, tok, train_ids, val_ids):
     import numpy as np
     from minitl.data.batching import get_lm_batch
     from minitl.models.elmo import ELMo, ELMoConfig, evaluate_bilm
+    from minitl.pretrain import unigram_logp
     model = ELMo(ELMoConfig.from_preset(args.preset, vocab_size=tok.vocab_size))
     T = model.config.block_size
     # Start the shared softmax at the unigram model (bias = log p(token)), as BERT's MLM head
     # does: from zero an output bias needs thousands of steps to learn the log-frequencies.
-    model.lm_head.bias.data = unigram_logp(tok, train_ids).astype(np.float32)
+    model.lm_head.bias.data = unigram_logp(train_ids, tok.vocab_size, never=tok_specials(tok)).astype(np.float32)
     val_eval = val_ids[:200 * T]
 
     def eval_fn(m):
@@ -231,13 +228,13 @@ def load(path, want="ELMo"):
 
 
 def evaluate(args):
-    from minitl.pretrain import corpus_ids
+    from minitl.pretrain import corpus_ids, unigram_logp
     """Perplexity of each LM on the validation split, beside an add-one unigram model on the same targets."""
     import numpy as np
     from minitl.models.elmo import evaluate_bilm
     model = load(args.dir)
     tok, T = model.tokenizer, model.config.block_size
-    logp = unigram_logp(tok, corpus_ids(tok, args.corpus, "train"), specials=True)
+    logp = unigram_logp(corpus_ids(tok, args.corpus, "train"), tok.vocab_size)
     val_ids = corpus_ids(tok, args.corpus, "validation")
     nll = evaluate_bilm(model, val_ids)
     win = val_ids[:(len(val_ids) // T) * T].reshape(-1, T)             # the windows evaluate_bilm read

@@ -129,13 +129,12 @@ def evaluate(args):
             raise ValueError(f"{args.dir} holds a classifier: say which labelled data to score with --data")
         return evaluate_classifier(args)
     from minitl.models.gpt import evaluate_lm
-    from minitl.pretrain import SPECIAL_IDS, corpus_ids, evaluate_mlm, mlm_eval_batches, unigram_counts
+    from minitl.pretrain import SPECIAL_IDS, corpus_ids, evaluate_mlm, mlm_eval_batches, unigram_counts, unigram_logp
     model = _load(args.dir, None)
     tok, V = model.tokenizer, model.config.vocab_size
     train_ids = corpus_ids(tok, args.corpus, "train")
     val_ids = corpus_ids(tok, args.corpus, "validation")
-    counts = unigram_counts(train_ids, V)
-    logp = np.log((counts + 1) / (counts.sum() + V))                    # add-one unigram model
+    logp = unigram_logp(train_ids, V)                                   # add-one unigram model
     res = {"corpus": args.corpus, "validation_tokens": int(len(val_ids))}
     if type(model).__name__ == "GPT":
         T = model.config.block_size
@@ -147,6 +146,7 @@ def evaluate(args):
         batches = mlm_eval_batches(tok, val_ids, model.config.block_size, args.seed)
         res.update(evaluate_mlm(model, batches))
         y = np.concatenate([lab[lab != -100] for _, lab in batches])
+        counts = unigram_counts(train_ids, V)
         counts[list(SPECIAL_IDS)] = 0
         top = int(counts.argmax())
         res.update(most_frequent_token=tok.decode([top]), most_frequent_accuracy=float((y == top).mean()),
