@@ -43,7 +43,7 @@ if args.mode == "smoke":
 elif args.mode == "full":
     args.seeds = max(args.seeds, 5)
 os.makedirs(args.out, exist_ok=True)
-ctx = M.Context(backbones={args.backbone: hub.pretrained(args.backbone, progress=False)}, recipes=recipes)
+ctx = M.hub_context([args.backbone], recipes=recipes)
 train, test = data.load("tweets", "train"), data.load("tweets", "test")
 n_test = args.max_test or len(test)
 test_x, test_y = test.texts[:n_test], test.labels[:n_test]

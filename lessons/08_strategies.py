@@ -43,7 +43,7 @@ if args.mode == "smoke":
 elif args.mode == "full":
     args.seeds = max(args.seeds, 3)
 os.makedirs(args.out, exist_ok=True)
-ctx = M.Context(backbones={"gpt": hub.pretrained("gpt", progress=False)})
+ctx = M.hub_context(["gpt"])
 clf, _ = M.classifier(ctx, "gpt:full", 2)
 names = [n for n, _ in clf.layer_groups()]
 G = len(names)

@@ -94,6 +94,21 @@ class Context:
         return model
 
 
+def hub_context(names, recipes=None, minutes=None, progress=False):
+    """A Context holding the hub's cached models ``names`` ("w2v", "gpt", "bert"), each built
+    first if missing (``minutes``: its pretraining budget)."""
+    from minitl import hub
+    ctx = Context(recipes=recipes)
+    for name in names:
+        path = hub.pretrained(name, minutes=minutes, progress=progress)
+        if name == "w2v":
+            from minitl.models.word2vec import load_vectors
+            ctx.vectors = load_vectors(path)
+        else:
+            ctx.backbones[name] = path
+    return ctx
+
+
 def with_modifiers(recipe, spec):
     """"gradual+dlr+stlr" -> the recipe with strategy gradual, discriminative lr 2.6, slanted triangular."""
     strategy, *mods = spec.split("+")

@@ -45,21 +45,13 @@ def run(n_train=100, seeds=3, out="runs/tour", minutes=3.0, methods=METHODS, dat
     test_balance = {test.label_names[k]: int(c) for k, c in zip(*np.unique(test_y, return_counts=True))}
     print(f"{dataset}: train {train.class_balance()}, test {test_balance} -> {n_train} labelled examples "
           f"x {seeds} seeds")
-    need = sorted({m.split(":")[-1] if m.startswith("scratch:") else m.split(":")[0]
-                   for m in methods if m != "bow"})
+    need = sorted({name for m in methods for name in M.needs(m)})
     missing = [n for n in need if not hub.is_built(n)]
     if missing:
         print(f"building the pretrained models not yet cached: {', '.join(missing)} "
               f"(~{minutes:.0f} min; `minitl pretrain all` builds bigger ones)")
     per = max(minutes - 1.0, 0.5) / max(1, len([n for n in missing if n != "w2v"]))
-    ctx = M.Context(progress=False, recipes=recipes)
-    for name in need:
-        path = hub.pretrained(name, minutes=per, progress=progress)
-        if name == "w2v":
-            from minitl.models.word2vec import load_vectors
-            ctx.vectors = load_vectors(path)
-        else:
-            ctx.backbones[name] = path
+    ctx = M.hub_context(need, recipes=recipes, minutes=per, progress=progress)
     cards = {n: hub.card(n) for n in need}
     for n, c in cards.items():
         what = f"{c.get('steps')} steps" if n != "w2v" else f"{c['recipe']['epochs']} epochs"

@@ -31,7 +31,7 @@ def tune(n_train=100, seeds=3, grid=GRID, out=None, progress=True):
     from minitl.transfer.probe import balanced_subsample
     train, val = data.load("tweets", "train"), data.load("tweets", "validation")
     method = {"gpt": "gpt:full", "bert": "bert:full", "scratch": "scratch:gpt"}
-    ctx = M.Context(backbones={k: hub.pretrained(k) for k in {M.needs(method[kind])[0] for kind in grid}})
+    ctx = M.hub_context(sorted({M.needs(method[kind])[0] for kind in grid}), progress=True)
     table, best = {}, {}
     bar = Progress(total=sum(len(v) for v in grid.values()) * seeds, desc="tuning", unit="fit",
                    disable=not progress)

@@ -132,20 +132,9 @@ class Env:
 
     def context(self, need=("w2v", "gpt", "bert")):
         """A methods.Context with the cached pretrained models (built on first use)."""
-        from minitl import hub
-        from minitl.transfer import methods as M
-
-        def build():
-            ctx = M.Context(recipes=SMOKE_RECIPES() if self.mode == "smoke" else None)
-            for name in need:
-                path = hub.pretrained(name)
-                if name == "w2v":
-                    from minitl.models.word2vec import load_vectors
-                    ctx.vectors = load_vectors(path)
-                else:
-                    ctx.backbones[name] = path
-            return ctx
-        return self.memo(("context", tuple(need)), build)
+        from minitl.transfer.methods import hub_context
+        recipes = SMOKE_RECIPES() if self.mode == "smoke" else None
+        return self.memo(("context", tuple(need)), lambda: hub_context(need, recipes=recipes, progress=True))
 
     def dataset(self, name="tweets"):
         from minitl import data
