@@ -216,7 +216,8 @@ def load(path, want="ELMo"):
     """ELMo (or T5) .from_pretrained on ``path/model`` (a run directory) or ``path`` itself."""
     from minitl.models.elmo import ELMo
     from minitl.models.t5 import T5
-    d = os.path.join(path, "model") if os.path.isdir(os.path.join(path, "model")) else path
+    from minitl.commands.finetune import model_path
+    d = model_path(path)
     meta = os.path.join(d, "meta.json")
     if not os.path.exists(meta):
         raise SystemExit(f"{d}: no meta.json (not a from_pretrained directory)")

@@ -111,7 +111,7 @@ def resolve_model(spec):
     elif spec == "w2v":
         raise ValueError("--model w2v: word vectors are a feature method (a probe on mean vectors), not a "
                          "network to fine-tune; `minitl tour` and the experiments run it")
-    d = os.path.join(spec, "model") if os.path.isdir(os.path.join(spec, "model")) else spec
+    d = model_path(spec)
     meta = os.path.join(d, "meta.json")
     if not os.path.exists(meta):
         raise FileNotFoundError(f"--model {spec}: {meta} does not exist (not a from_pretrained directory)")
@@ -167,6 +167,7 @@ def load_classifier(path):
 
 
 def model_path(path):
+    """A from_pretrained directory itself, or the final ``model/`` of a run directory."""
     return os.path.join(path, "model") if os.path.isdir(os.path.join(path, "model")) else path
 
 

@@ -91,7 +91,8 @@ def pretrain(args):
 def _load(path, want):
     from minitl.models import BERT, GPT
     from minitl.checkpoint import load_dir  # noqa: F401  (errors name the missing file)
-    d = os.path.join(path, "model") if os.path.isdir(os.path.join(path, "model")) else path
+    from minitl.commands.finetune import model_path
+    d = model_path(path)
     with open(os.path.join(d, "meta.json")) as f:
         name = json.load(f).get("model")
     cls = {"GPT": GPT, "BERT": BERT}.get(name)
