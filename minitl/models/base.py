@@ -34,6 +34,14 @@ def freeze_groups(groups, n):
             p.requires_grad = i >= n
 
 
+def mean_pool(h, attention_mask=None):
+    """(B, T, C) hidden states -> (B, C): the mean over the real tokens (mask True), all when None."""
+    if attention_mask is None:
+        return h.sum(dim=1) * (1.0 / h.shape[1])               # (B, C)
+    m = np.asarray(attention_mask, np.float32)[:, :, None]     # (B, T, 1)
+    return (h * m).sum(dim=1) / np.maximum(m.sum(axis=1), 1.0)  # (B, C)
+
+
 class PretrainedMixin:
     config_class = None          # set by each model: GPTConfig / BERTConfig
     tokenizer = None             # set by from_pretrained when the directory has one
@@ -124,11 +132,7 @@ class PretrainedMixin:
     # -- features for probes and transfer ----------------------------------
     def features(self, idx, attention_mask=None):
         """Mean of the final hidden states over the real tokens: (B, T) ids -> (B, C)."""
-        h = self.hidden(idx, attention_mask)                       # (B, T, C)
-        if attention_mask is None:
-            return h.sum(dim=1) * (1.0 / h.shape[1])               # (B, C)
-        m = np.asarray(attention_mask, np.float32)[:, :, None]     # (B, T, 1)
-        return (h * m).sum(dim=1) / np.maximum(m.sum(axis=1), 1.0)  # (B, C)
+        return mean_pool(self.hidden(idx, attention_mask), attention_mask)
 
     def encode_texts(self, texts, tokenizer=None, batch_size=128):
         """Frozen features for a list of texts: (N,) strings -> (N, C) float32 numpy array.

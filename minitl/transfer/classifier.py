@@ -29,7 +29,7 @@ import numpy as np
 import minitl
 from minitl import checkpoint
 from minitl.data.batching import pad_sequences
-from minitl.models.base import freeze_groups
+from minitl.models.base import freeze_groups, mean_pool
 from minitl.nn import Module, Linear, Dropout
 
 POOLS = ("mean", "cls", "last")
@@ -95,15 +95,14 @@ class SequenceClassifier(Module):
     # -- the forward pass ---------------------------------------------------
     def pool(self, h, attention_mask):
         """(B, T, C) hidden states -> (B, C) one vector per text."""
-        B, T, C = h.shape
-        m = np.ones((B, T), bool) if attention_mask is None else np.asarray(attention_mask, bool)
+        if self.config.pool == "mean":
+            return mean_pool(h, attention_mask)                       # (B, C)
         if self.config.pool == "cls":
             return h[:, 0]                                            # (B, C)
-        if self.config.pool == "last":
-            last = np.maximum(m.sum(1) - 1, 0)                        # (B,) index of the last real token
-            return h[np.arange(B), last]                              # (B, C)
-        w = m.astype(np.float32)[:, :, None]                          # (B, T, 1)
-        return (h * w).sum(dim=1) / np.maximum(w.sum(axis=1), 1.0)   # (B, C)
+        B, T, C = h.shape                                             # "last"
+        m = np.ones((B, T), bool) if attention_mask is None else np.asarray(attention_mask, bool)
+        last = np.maximum(m.sum(1) - 1, 0)                            # (B,) index of the last real token
+        return h[np.arange(B), last]                                  # (B, C)
 
     def forward(self, ids, attention_mask=None):
         """(B, T) ids (+ (B, T) bool mask, True on real tokens) -> (B, K) logits."""
