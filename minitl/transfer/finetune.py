@@ -162,14 +162,14 @@ def finetune(model, texts, labels, config=None, out_dir=None, resume=False, eval
 def fit_head_on_features(model, texts, y, seed=0):
     """The ``features`` strategy: frozen backbone, CV-regularised logistic regression as the head.
 
-    The probe (``baselines.LogisticRegressionCV``: standardised features, C by
+    The probe (``baselines.fit_probe``: standardised features, C by
     5-fold CV on these labels only) returns weights in the original feature space,
     so they are copied straight into the classifier's Linear head.
     """
-    from minitl.transfer.baselines import LogisticRegressionCV
+    from minitl.transfer.baselines import fit_probe
     model.freeze()
     X = model.features(texts)                                               # (N, C)
-    clf = LogisticRegressionCV(seed=seed).fit(X, y)
+    clf = fit_probe(X, y, seed=seed)
     K, C = model.head.weight.shape
     W, b = np.zeros((K, C)), np.zeros(K)
     rows = np.asarray(clf.classes_, np.int64)
