@@ -273,8 +273,7 @@ class Tensor:
         return self._data
 
     def __setitem__(self, key, value):
-        from minitl.ops.methods import _index_key  # (ops import this module)
-        self._inplace("x[...] = value")[_index_key(key)] = value.data if isinstance(value, Tensor) else value
+        self._inplace("x[...] = value")[index_key(key)] = value.data if isinstance(value, Tensor) else value
 
     def copy_(self, src):
         np.copyto(self._inplace("copy_()"), src.data if isinstance(src, Tensor) else src, casting="same_kind")
@@ -371,6 +370,17 @@ class Tensor:
                     pg = pg.astype(parent.dtype)
                 key = id(parent)
                 grads[key] = pg if key not in grads else grads[key] + pg
+
+
+def index_key(key):
+    """Normalize ``x[key]`` to a tuple of numpy-ready parts (Tensors and lists become arrays).
+
+    Lives here, not in ``ops/``, because ``Tensor.__setitem__`` needs it and ``ops`` import this module.
+    """
+    if not isinstance(key, tuple):
+        key = (key,)
+    return tuple(k.data if isinstance(k, Tensor) else np.asarray(k) if isinstance(k, list) else k
+                 for k in key)
 
 
 def tensor(data, requires_grad=False, dtype=None):

@@ -6,9 +6,8 @@ that file to the other one), becomes an edge; a strongly connected component of
 more than one module is a cycle. ``from pkg import name`` points at
 ``pkg.name`` when that is a module, else at ``pkg`` itself.
 
-Cycles not removed yet are listed in ``KNOWN`` and their tests are expected
-to fail (xfail, not strict: when one is removed the test passes and the entry
-can go); any other cycle fails.
+Every cycle fails the test: the ones removed so far are named below, so that
+a change bringing one back reads as a regression.
 """
 import ast
 import os
@@ -17,11 +16,12 @@ import pytest
 
 import minitl
 
-# name -> (module, module) that sit on the cycle.
-# (ops/fused <-> nn/functional, data/registry <-> data/canonical and
-# models/keyedvectors <-> models/word2vec were removed; keep it that way.)
-KNOWN = {
-    # Tensor.__getitem__ imports ops.methods._index_key, and every op imports tensor
+# name -> (module, module) that once sat on a cycle; each must stay gone.
+REMOVED = {
+    "ops/fused <-> nn/functional": ("minitl.ops.fused", "minitl.nn.functional"),
+    "data/registry <-> data/canonical": ("minitl.data.registry", "minitl.data.canonical"),
+    "models/keyedvectors <-> models/word2vec": ("minitl.models.keyedvectors", "minitl.models.word2vec"),
+    # Tensor.__setitem__ imported ops.methods._index_key; tensor.index_key now lives in tensor.py
     "tensor <-> ops/methods": ("minitl.tensor", "minitl.ops.methods"),
 }
 
@@ -172,15 +172,11 @@ def test_walker_sees_no_cycle_in_a_layered_package(tmp_path):
 
 # -- minitl -------------------------------------------------------------------
 
-def _known(comp):
-    return [name for name, (a, b) in KNOWN.items() if a in comp and b in comp]
-
-
-def test_no_import_cycle_outside_the_known_ones():
+def test_no_import_cycle():
     g = import_graph(ROOT)
     assert "minitl.models.keyedvectors" in g and "minitl.tensor" in g      # the walk saw the package
-    new = [describe(g, c) for c in cycles(g) if not _known(c)]
-    assert not new, "import cycles (layers must point down only):\n  " + "\n  ".join(new)
+    found = [describe(g, c) for c in cycles(g)]
+    assert not found, "import cycles (layers must point down only):\n  " + "\n  ".join(found)
 
 
 def test_keyedvectors_and_word2vec_point_one_way():
@@ -189,10 +185,9 @@ def test_keyedvectors_and_word2vec_point_one_way():
     assert path(g, "minitl.models.keyedvectors", "minitl.models.word2vec") is None
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
-    reason=f"known import cycle {n}, not removed yet", strict=False)) for n in KNOWN])
-def test_known_cycle_is_gone(name):
+@pytest.mark.parametrize("name", sorted(REMOVED))
+def test_removed_cycle_stays_gone(name):
     g = import_graph(ROOT)
-    a, b = KNOWN[name]
-    still = [describe(g, c) for c in cycles(g) if a in c and b in c]
-    assert not still, f"{name}: {still[0]}"
+    a, b = REMOVED[name]
+    assert a in g and b in g, f"{name}: module renamed? update REMOVED"
+    assert path(g, a, b) is None or path(g, b, a) is None, f"{name}: {path(g, a, b)} and {path(g, b, a)}"

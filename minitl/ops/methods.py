@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from minitl.tensor import Tensor, ShapeError
+from minitl.tensor import Tensor, ShapeError, index_key
 from minitl.ops.elementwise import Add, Sub, Mul, Div, Pow, Exp, Log, Tanh, ReLU, Where
 from minitl.ops.reduce import Sum, Max
 from minitl.ops.movement import Reshape, Permute, Index, Cast
@@ -40,14 +40,6 @@ def _dim(dim, axis):
     """PyTorch ``dim`` or numpy ``axis``; lists become tuples."""
     dim = axis if dim is None else dim
     return tuple(dim) if isinstance(dim, list) else dim
-
-
-def _index_key(key):
-    """Normalize ``x[key]`` to a tuple of numpy-ready parts (Tensors and lists become arrays)."""
-    if not isinstance(key, tuple):
-        key = (key,)
-    return tuple(k.data if isinstance(k, Tensor) else np.asarray(k) if isinstance(k, list) else k
-                 for k in key)
 
 
 def _shape_arg(shape):
@@ -203,7 +195,7 @@ class TensorMethods:
     mT = property(lambda self: self.transpose(-2, -1))
 
     def __getitem__(self, key):
-        return Index.apply(self, key=_index_key(key))
+        return Index.apply(self, key=index_key(key))
 
     def split(self, split_size, dim=0):
         """Pieces of ``split_size`` along ``dim`` (or sizes from a list), like ``torch.split``."""
