@@ -3,6 +3,7 @@
     minitl experiment --list
     minitl experiment learning-curve --quick --seeds 3
     minitl experiment claims            # the table of verdicts of every experiment run so far
+    minitl experiment claims --readme README.md   # ... and rewrite the README's claims block with it
 """
 import argparse
 
@@ -21,6 +22,8 @@ def register(subparsers, pretrain_subparsers):
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds per cell (mean +- std over them)")
     p.add_argument("--out", default="runs/experiments", help="csv, md, png and the cell cache go here")
     p.add_argument("--list", action="store_true", help="list the experiments and the claim each tests")
+    p.add_argument("--readme", metavar="FILE", default=None,
+                   help="with 'claims': also rewrite FILE's claims block (its plots go to docs/results/)")
     p.set_defaults(func=experiment)
 
 
@@ -31,7 +34,7 @@ def experiment(args):
             print(f"{name:<18} {claim}")
         return 0
     if args.name == "claims":
-        rows, text = E.claims(args.out)
+        rows, text = E.claims(args.out, readme=args.readme)
         print(text if rows else f"no experiment has written its summary to {args.out} yet")
         return 0
     E.run(args.name, mode=args.mode, seeds=args.seeds, out=args.out)

@@ -17,6 +17,7 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import time
 
 import numpy as np
@@ -154,8 +155,8 @@ def SMOKE_RECIPES():
 
 
 def machine():
-    from minitl.hub import _cpu_name
-    return f"{_cpu_name()}, {os.cpu_count()} cores"
+    from minitl.report import machine
+    return machine()
 
 
 def write_outputs(exp, summary, results, out):
@@ -171,6 +172,11 @@ def write_outputs(exp, summary, results, out):
     with open(base + ".md", "w") as f:
         f.write(markdown(summary))
     exp.plot(summary["table"], base + ".png")
+    # a copy per mode and seed count, so a later --quick (or a lesson's 2-seed run) does not hide a --full
+    keep = os.path.join(out, "summaries", f"{exp.name}.{summary['mode']}-s{summary['seeds']}")
+    os.makedirs(os.path.dirname(keep), exist_ok=True)
+    for ext in (".json", ".md", ".png"):
+        shutil.copyfile(base + ext, keep + ext)
     print(markdown(summary))
     print(f"wrote {base}.csv, .md, .json, .png")
 

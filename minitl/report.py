@@ -1,0 +1,60 @@
+"""Generated sections of markdown files: a block between two markers, rewritten by a script.
+
+The README's results and the lessons' expected outputs are never typed by hand:
+a command writes them between markers such as
+
+    <!-- BEGIN claims (written by `minitl experiment claims --readme README.md`) -->
+    ...
+    <!-- END claims -->
+
+and :func:`splice` replaces what lies between (the markers stay, so the next
+run finds them again).  Text outside the markers is never touched.
+"""
+import os
+import re
+
+
+def markers(name, how):
+    """The (begin, end) marker lines of the block ``name``; ``how`` says which command writes it."""
+    return f"<!-- BEGIN {name} (written by `{how}`) -->", f"<!-- END {name} -->"
+
+
+def splice(path, name, body):
+    """Replace the block ``name`` in the markdown file ``path`` by ``body``; return the new text.
+
+    Args:
+        path: a markdown file holding ``<!-- BEGIN name ... -->`` and ``<!-- END name -->``.
+        name: the block's name (letters, digits, ``-`` and ``_``).
+        body: the new content (markdown).
+    Raises:
+        ValueError: the markers are missing, repeated or out of order (the file is left as it was).
+    """
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    begin = re.compile(r"^<!-- BEGIN " + re.escape(name) + r"\b[^\n]*-->$", re.M)
+    end = re.compile(r"^<!-- END " + re.escape(name) + r" -->$", re.M)
+    b, e = list(begin.finditer(text)), list(end.finditer(text))
+    if len(b) != 1 or len(e) != 1 or e[0].start() < b[0].end():
+        raise ValueError(f"{path}: expected one '<!-- BEGIN {name} ... -->' line followed by one "
+                         f"'<!-- END {name} -->' line, found {len(b)} BEGIN and {len(e)} END")
+    new = text[:b[0].end()] + "\n" + body.strip("\n") + "\n" + text[e[0].start():]
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(new)
+    os.replace(tmp, path)
+    return new
+
+
+def machine():
+    """One line saying which machine a figure comes from: CPU model, Numba's target and vector
+    width, cores (e.g. "AMD EPYC (znver4, avx512), 2 cores")."""
+    import platform
+    from minitl.kernels.machine import machine_info
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
+    except OSError:
+        pass
+    info = machine_info()
+    return f"{name} ({info['cpu_name']}, {info['simd']}), {os.cpu_count()} cores"
