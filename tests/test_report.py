@@ -84,3 +84,19 @@ def test_a_lesson_keeps_a_transcript_and_collect_writes_the_readme(tmp_path):
     body = readme.read_text()
     assert "measured 35" in body and "(expected/07_plot.png)" in body and "08_other" not in body
     assert (tmp_path / "expected" / "07_plot.png").exists()
+
+
+def test_tour_markdown_states_the_verdict_from_the_rows(tmp_path):
+    from minitl.transfer import tour
+    rows = [{"method": m, "id": i, "kind": k, "n_train": 100, "mean": a, "std": 0.01, "seeds": 3,
+             "seconds_per_fit": 1.0}
+            for m, i, k, a in [("GPT ft", "gpt:full", "transfer", 0.80), ("GPT scratch", "scratch:gpt", "scratch", 0.61),
+                               ("BoW", "bow", "scratch", 0.65)]]
+    result = {"task": "t", "seconds": 5, "rows": rows, "verdict": tour.verdict(rows), "machine": "m"}
+    text = tour.markdown(result)
+    assert "holds here: +15.0 points" in text and "does not hold" not in text
+    assert "worth +19.0 points to the same network" in text
+    readme = tmp_path / "R.md"
+    readme.write_text("<!-- BEGIN tour -->\n<!-- END tour -->\n")
+    tour.write_readme(result, str(readme))
+    assert "| GPT ft | transfer | 80.0% ± 1.0 | 1.0 |" in readme.read_text()

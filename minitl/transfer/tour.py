@@ -39,6 +39,7 @@ def run(n_train=100, seeds=3, out="runs/tour", minutes=3.0, methods=METHODS, dat
         max_test: score on the first ``max_test`` test texts only (smoke runs).
     """
     from minitl import data, hub
+    from minitl.report import machine
     t0 = time.perf_counter()
     train, test = data.load(dataset, "train"), data.load(dataset, "test")
     test_texts, test_y = test.texts[:max_test], test.labels[:max_test]
@@ -76,12 +77,14 @@ def run(n_train=100, seeds=3, out="runs/tour", minutes=3.0, methods=METHODS, dat
              "seconds_per_fit": float(np.mean([i["seconds"] for i in info[m]]))} for m in methods]
     result = {"task": f"{dataset} sentiment, {n_train} labelled examples", "metric": "balanced_accuracy",
               "seconds": round(time.perf_counter() - t0, 1), "rows": rows,
-              "verdict": verdict(rows), "pretrained": cards}
+              "verdict": verdict(rows), "pretrained": cards, "machine": machine()}
     print_table(result)
     if out:
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "results.json"), "w") as f:
             json.dump(result, f, indent=1)
+        with open(os.path.join(out, "results.md"), "w") as f:
+            f.write(markdown(result))
         plot(result, os.path.join(out, "tour.png"))
         print(f"\nwrote {out}/results.json and {out}/tour.png ({result['seconds']:.0f} s in all)")
         print("next: `minitl pretrain all --minutes 30` for better pretrained models, then rerun; "
@@ -99,6 +102,50 @@ def verdict(rows):
     gap = 100 * (best["transfer"]["mean"] - best["scratch"]["mean"])
     return {"best_transfer": best["transfer"]["method"], "best_scratch": best["scratch"]["method"],
             "gap_points": round(gap, 1), "claim_10_points_holds": bool(gap >= 10)}
+
+
+def markdown(result):
+    """The tour as markdown: the models used, the table, and what it says about the claim."""
+    from minitl.report import machine
+    rows = sorted(result["rows"], key=lambda r: -r["mean"])
+    models = []
+    for n, c in sorted(result.get("pretrained", {}).items()):
+        v = c.get("validation", {})
+        if n == "w2v":
+            models.append(f"word2vec {c['recipe']['epochs']} epochs over {c['words']:,} words")
+        elif "val_perplexity" in v:
+            models.append(f"GPT {c['steps']:,} steps (validation perplexity {v['val_perplexity']:.0f})")
+        elif "masked_accuracy" in v:
+            models.append(f"BERT {c['steps']:,} steps (masked-token accuracy {100 * v['masked_accuracy']:.1f}%)")
+        else:
+            models.append(f"{n} {c.get('steps')} steps")
+    lines = [f"{result['task']}; balanced accuracy on the test split (chance 50%), mean +- std over "
+             f"{rows[0]['seeds']} draws of the labels. Pretrained models: {'; '.join(models)}.", "",
+             "| method | kind | balanced accuracy | seconds per fit |", "| --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r['method']} | {r['kind']} | {100 * r['mean']:.1f}% ± {100 * r['std']:.1f} | "
+                     f"{r['seconds_per_fit']:.1f} |")
+    v, by_id = result.get("verdict"), {r.get("id"): r for r in rows}
+    if v:
+        lines += ["", f"**The claim \"at {rows[0]['n_train']} labels transfer beats the best from-scratch method "
+                  f"by >= 10 points\" {'holds' if v['claim_10_points_holds'] else 'does not hold'} here: "
+                  f"{v['gap_points']:+.1f} points** ({v['best_transfer']} vs {v['best_scratch']})."]
+    pairs = [("gpt:full", "scratch:gpt", "pretraining is worth {:+.1f} points to the same network "
+              "(GPT fine-tuned vs the same architecture from random init)"),
+             ("gpt:full", "gpt:features", "fine-tuning all layers vs the same GPT's frozen features: {:+.1f} points"),
+             ("bert:full", "bert:features", "for BERT: {:+.1f} points")]
+    said = [what.format(100 * (by_id[a]["mean"] - by_id[b]["mean"])) for a, b, what in pairs
+            if a in by_id and b in by_id]
+    if said:
+        lines += ["", "Also measured: " + "; ".join(said) + "."]
+    lines += ["", f"`minitl tour` ({result['seconds']:.0f} s in all, on {result.get('machine', machine())})."]
+    return "\n".join(lines) + "\n"
+
+
+def write_readme(result, path="README.md"):
+    """Rewrite the ``tour`` block of the markdown file ``path`` with :func:`markdown` (see minitl.report)."""
+    from minitl.report import splice
+    splice(path, "tour", markdown(result))
 
 
 def print_table(result):
