@@ -178,9 +178,9 @@ def test_embedding_lookup_and_out_of_range_error():
     out = emb(ids)
     assert out.shape == (2, 2, 4)
     assert np.array_equal(out.data[1, 0], emb.weight.data[8191])
-    with pytest.raises(IndexError, match=r"Embedding\(8192, 4\): index 9000 out of range \[0, 8192\)"):
+    with pytest.raises(IndexError, match=r"Embedding\(8192, 4\): id 9000 out of range for a table of 8192 rows \(ids must be in \[0, 8192\)"):
         emb(np.array([1, 9000]))
-    with pytest.raises(IndexError, match="index -1 out of range"):
+    with pytest.raises(IndexError, match="id -1 out of range"):
         emb(np.array([-1]))
     with pytest.raises(TypeError, match="ids must be integers, got dtype float64"):
         emb(np.array([1.0]))

@@ -1,52 +1,122 @@
 """Functions on Tensors (``import minitl.nn.functional as F``), composed from the primitives.
 
 Nothing here writes a gradient: each function is a few Tensor operations, so
-the tape differentiates it.  Four of them -- ``cross_entropy``, ``layer_norm``,
-``gelu`` and ``scaled_dot_product_attention`` -- can instead run a fused op
-(one Function with a hand-written backward and a Numba kernel): when
-``minitl.config.FUSED`` is on and ``FUSED_IMPLS`` holds an implementation under
-that name, it is called with the same arguments.  ``config.fused(False)`` runs
-the composed versions below, which are also the test oracle for the fused ones.
+the tape differentiates it.  Five of them -- ``cross_entropy``, ``layer_norm``,
+``gelu``, ``scaled_dot_product_attention`` and ``packed_self_attention`` -- can
+instead run a fused op (one Function with a hand-written backward and a Numba
+kernel): when ``minitl.config.FUSED`` is on and ``FUSED_IMPLS`` holds an
+implementation under that name, it is called with the same (already checked)
+arguments.  ``config.fused(False)`` runs the composed versions below, which are
+also the test oracle for the fused ones.
+
+Names and signatures are PyTorch's (``torch.nn.functional``); ``dir(F)`` lists
+only the functions (``__all__``).
 """
 import math
+from typing import Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from minitl import config, random
 from minitl.tensor import Tensor, ShapeError
 from minitl.ops import Embedding, Where, Index
 from minitl.ops import fused as _fused_ops
-from minitl.ops.methods import as_array
+from minitl.ops._checks import check_ids, check_reduction, check_targets, normalized_shape as _normalized_shape
+from minitl.ops.methods import as_array, lift
+
+__all__ = ["relu", "tanh", "sigmoid", "silu", "gelu", "softmax", "log_softmax", "linear", "embedding",
+           "dropout", "layer_norm", "cross_entropy", "nll_loss", "mse_loss",
+           "binary_cross_entropy_with_logits", "scaled_dot_product_attention", "packed_self_attention"]
 
 FUSED_IMPLS = dict(_fused_ops.FUSED)  # name -> fused implementation (minitl/ops/fused.py)
+
+
+def __dir__():
+    return list(__all__)
 
 
 def _fused(name):
     return FUSED_IMPLS.get(name) if config.FUSED else None
 
 
-def relu(x):
+def _reduce(losses: Tensor, reduction: str, what: str) -> Tensor:
+    """"none": the losses as they are; "sum": their sum; "mean": their mean (PyTorch's reduction=)."""
+    check_reduction(reduction, what)
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    return total if reduction == "sum" else total * (1.0 / max(losses.size, 1))
+
+
+# -- activations -------------------------------------------------------------------
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0) elementwise (gradient 1 where x > 0, else 0).
+
+    Args: x, a Tensor of any shape.  Returns: a Tensor of x's shape and dtype.
+    """
     return x.relu()
 
 
-def tanh(x):
+def tanh(x: Tensor) -> Tensor:
+    """tanh(x) elementwise, in (-1, 1); its gradient is 1 - tanh(x)^2.
+
+    Args: x, a Tensor of any shape.  Returns: a Tensor of x's shape and dtype.
+    """
     return x.tanh()
 
 
-def sigmoid(x):
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)) elementwise, in (0, 1); computed as (1 + tanh(x/2)) / 2, which never overflows.
+
+    Args: x, a Tensor of any shape.  Returns: a Tensor of x's shape and dtype.
+    """
     return x.sigmoid()
 
 
-def softmax(x, dim=-1):
+def silu(x: Tensor) -> Tensor:
+    """x * sigmoid(x) elementwise (SiLU, also called swish; LLaMA's MLP uses it).
+
+    Args: x, a Tensor of any shape.  Returns: a Tensor of x's shape and dtype.
+    """
+    return x * x.sigmoid()
+
+
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``: each slice becomes probabilities that add up to 1.
+
+    The maximum is subtracted first, so large inputs do not overflow.
+
+    Args:
+        x: a Tensor of any shape.
+        dim: the axis that is normalised (the classes).
+    Returns:
+        A Tensor of x's shape.
+    """
     return x.softmax(dim)
 
 
-def log_softmax(x, dim=-1):
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    """x - log(sum(exp(x))) along ``dim``: log-probabilities, stabler than log(softmax(x)).
+
+    Args:
+        x: a Tensor of any shape.
+        dim: the axis that is normalised (the classes).
+    Returns:
+        A Tensor of x's shape.
+    """
     return x.log_softmax(dim)
 
 
-def gelu(x):
-    """GELU, tanh approximation (GPT-2, BERT): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+def gelu(x: Tensor) -> Tensor:
+    """GELU, tanh approximation (GPT-2, BERT): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+
+    Args:
+        x: a Tensor of any shape.
+    Returns:
+        A Tensor of x's shape and dtype (fused: one kernel forward and backward).
+    """
     impl = _fused("gelu")
     if impl is not None:
         return impl(x)
@@ -54,12 +124,19 @@ def gelu(x):
     return x * 0.5 * (inner.tanh() + 1.0)
 
 
-def linear(x, weight, bias=None):
+# -- layers as functions ---------------------------------------------------------------
+
+def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     """y = x @ weight^T + bias, with weight (out, in) as in PyTorch: (..., in) -> (..., out).
 
     A (B, T, in) input is flattened to (B*T, in) first: one 2-D BLAS call instead
     of B small ones, and the weight's gradient comes out as one (in, B*T) @ (B*T, out)
     product instead of B products summed afterwards.
+
+    Args:
+        x: (..., in).  weight: (out, in).  bias: (out,) or None.
+    Returns:
+        (..., out).
     """
     if x.ndim > 2:
         lead = x.shape[:-1]
@@ -69,19 +146,30 @@ def linear(x, weight, bias=None):
     return y + bias if bias is not None else y
 
 
-def embedding(idx, weight):
-    """Rows of ``weight`` (V, C) picked by integer ids (...) -> (..., C)."""
-    ids = as_array(idx)
-    if ids.dtype.kind not in "iu":
-        raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
-    return Embedding.apply(weight, ids=ids)
+def embedding(idx: Union[Tensor, ArrayLike], weight: Tensor) -> Tensor:
+    """Rows of ``weight`` (V, C) picked by integer ids (...) -> (..., C).
+
+    Args:
+        idx: integer ids of any shape, each in [0, V).
+        weight: the table (V, C); its gradient is a scatter-add of the output's.
+    Returns:
+        (..., C).
+    Raises:
+        TypeError for non-integer ids, IndexError for an id outside [0, V).
+    """
+    return Embedding.apply(weight, ids=check_ids(as_array(idx), weight.shape[0], "embedding"))
 
 
-def dropout(x, p=0.5, training=True):
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout).
 
     The mask comes from ``minitl.random.rng()``; in eval (``training=False``) or with p=0
     it returns x unchanged.
+
+    Args:
+        x: a Tensor of any shape.  p: drop probability in [0, 1].  training: False = identity.
+    Returns:
+        A Tensor of x's shape.
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
@@ -93,14 +181,22 @@ def dropout(x, p=0.5, training=True):
     return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
 
 
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """(x - mean) / sqrt(var + eps) * weight + bias over the last len(normalized_shape) axes."""
+def layer_norm(x: Tensor, normalized_shape: Union[int, Sequence[int]], weight: Optional[Tensor] = None,
+               bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias over the last len(normalized_shape) axes.
+
+    Args:
+        x: (..., *normalized_shape).
+        normalized_shape: the trailing shape that is normalised (an int for one axis).
+        weight, bias: of ``normalized_shape``, or None (1 and 0).
+        eps: added to the biased variance, as in PyTorch.
+    Returns:
+        A Tensor of x's shape.
+    """
+    shape = _normalized_shape(x.shape, normalized_shape, "layer_norm")
     impl = _fused("layer_norm")
     if impl is not None:
-        return impl(x, normalized_shape, weight=weight, bias=bias, eps=eps)
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if x.shape[x.ndim - len(shape):] != shape:
-        raise ShapeError(f"layer_norm: input shape {x.shape} does not end with normalized_shape {shape}")
+        return impl(x, shape, weight=weight, bias=bias, eps=eps)
     dims = tuple(range(x.ndim - len(shape), x.ndim))
     xc = x - x.mean(dims, keepdim=True)
     var = (xc * xc).mean(dims, keepdim=True)     # biased variance, as in PyTorch
@@ -110,44 +206,130 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     return y + bias if bias is not None else y
 
 
-def cross_entropy(logits, target, ignore_index=-100, reduction="mean"):
-    """-log softmax(logits)[target] for logits (N, C) and integer targets (N,).
+# -- losses ----------------------------------------------------------------------------
 
-    Targets equal to ``ignore_index`` contribute nothing; "mean" averages over the
-    others (0 if there are none), "sum" adds them, "none" returns the (N,) losses.
-    """
-    impl = _fused("cross_entropy")
-    if impl is not None:
-        return impl(logits, target, ignore_index=ignore_index, reduction=reduction)
-    t = as_array(target)
-    if logits.ndim != 2 or t.shape != logits.shape[:1]:
-        raise ShapeError(f"cross_entropy: logits {logits.shape} must be (N, C) and target {t.shape} (N,)")
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    n, c = logits.shape
+def _nll(logp, t, ignore_index, reduction, weight=None):
+    """-logp[n, t[n]] (* weight[t[n]]), reduced; ``t`` already checked. "mean" divides by the
+    total weight of the kept rows (their count without ``weight``), as PyTorch does."""
+    n = logp.shape[0]
     valid = t != ignore_index
-    bad = valid & ((t < 0) | (t >= c))
-    if bad.any():
-        raise IndexError(f"cross_entropy: target {t[bad][0]} out of range for {c} classes")
-    picked = Index.apply(logits.log_softmax(-1), key=(np.arange(n), np.where(valid, t, 0)))  # (N,)
-    losses = -picked * valid.astype(logits.dtype)
+    safe = np.where(valid, t, 0)
+    w = valid.astype(logp.dtype)
+    if weight is not None:
+        w = w * as_array(weight).astype(logp.dtype)[safe]
+    losses = -Index.apply(logp, key=(np.arange(n), safe)) * w     # (N,)
     if reduction == "none":
         return losses
     total = losses.sum()
-    return total if reduction == "sum" else total * (1.0 / max(int(valid.sum()), 1))
+    return total if reduction == "sum" else total * (1.0 / (float(w.sum()) or 1.0))
 
 
-def scaled_dot_product_attention(q, k, v, attn_mask=None, *, is_causal=False, key_padding_mask=None,
-                                 dropout_p=0.0, scale=None):
+def cross_entropy(logits: Tensor, target: Union[Tensor, ArrayLike], ignore_index: int = -100,
+                  reduction: str = "mean") -> Tensor:
+    """-log softmax(logits)[target] for logits (N, C) and integer targets (N,).
+
+    Args:
+        logits: (N, C) unnormalised scores.
+        target: (N,) class indices in [0, C), or ``ignore_index``.
+        ignore_index: targets equal to it contribute nothing (padding, unmasked MLM positions).
+        reduction: "mean" averages over the kept rows (0 if there are none), "sum" adds them,
+            "none" returns the (N,) losses.
+    Returns:
+        A scalar Tensor, or (N,) for "none".
+    """
+    t = check_targets(logits.shape, as_array(target), ignore_index, reduction, "cross_entropy")
+    impl = _fused("cross_entropy")
+    if impl is not None:
+        return impl(logits, t, ignore_index=ignore_index, reduction=reduction)
+    return _nll(logits.log_softmax(-1), t, ignore_index, reduction)
+
+
+def nll_loss(input: Tensor, target: Union[Tensor, ArrayLike], weight: Optional[ArrayLike] = None,
+             ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """-input[n, target[n]]: the negative log-likelihood of log-probabilities (N, C).
+
+    ``nll_loss(log_softmax(x), t)`` is ``cross_entropy(x, t)``.
+
+    Args:
+        input: (N, C) log-probabilities (e.g. from ``log_softmax``).
+        target: (N,) class indices in [0, C), or ``ignore_index``.
+        weight: optional (C,) weight per class; "mean" then divides by the summed weights
+            of the kept targets, as PyTorch does.
+        ignore_index: targets equal to it contribute nothing.
+        reduction: "mean", "sum" or "none" (the (N,) losses).
+    Returns:
+        A scalar Tensor, or (N,) for "none".
+    """
+    t = check_targets(input.shape, as_array(target), ignore_index, reduction, "nll_loss")
+    if weight is not None and as_array(weight).shape != input.shape[1:]:
+        raise ShapeError(f"nll_loss: weight {as_array(weight).shape} must be ({input.shape[1]},), one per class")
+    return _nll(input, t, ignore_index, reduction, weight)
+
+
+def mse_loss(input: Tensor, target: Union[Tensor, ArrayLike], reduction: str = "mean") -> Tensor:
+    """(input - target)^2 elementwise, reduced: the mean squared error.
+
+    Args:
+        input: a Tensor of any shape.
+        target: the same shape (a Tensor may require grad too).
+        reduction: "mean" (over every element), "sum" or "none" (input's shape).
+    Returns:
+        A scalar Tensor, or input's shape for "none".
+    """
+    target = lift(target, input)
+    if target.shape != input.shape:
+        raise ShapeError(f"mse_loss: input {input.shape} and target {target.shape} must have one shape")
+    d = input - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Union[Tensor, ArrayLike],
+                                     weight: Optional[ArrayLike] = None, reduction: str = "mean",
+                                     pos_weight: Optional[ArrayLike] = None) -> Tensor:
+    """-[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], from the logits x, stably.
+
+    Computed as (1 - t) x + (1 + (pos_weight - 1) t) softplus(-x), with
+    softplus(-x) = log(1 + exp(-|x|)) + max(-x, 0): no exp overflows, no log(0).
+
+    Args:
+        input: logits of any shape.
+        target: probabilities in [0, 1] of the same shape.
+        weight: optional weight per element, broadcast to input's shape.
+        reduction: "mean", "sum" or "none".
+        pos_weight: optional weight of the positive term, broadcast over the last axis (one per class).
+    Returns:
+        A scalar Tensor, or input's shape for "none".
+    """
+    t = lift(target, input)
+    if t.shape != input.shape:
+        raise ShapeError(f"binary_cross_entropy_with_logits: input {input.shape} and target {t.shape} "
+                         "must have one shape")
+    relu_neg = (-input).relu()
+    softplus_neg = ((-(input.relu() + relu_neg)).exp() + 1.0).log() + relu_neg        # |x| = relu(x) + relu(-x)
+    lw = 1.0 if pos_weight is None else t * (lift(pos_weight, input) - 1.0) + 1.0
+    losses = (1.0 - t) * input + lw * softplus_neg
+    if weight is not None:
+        losses = losses * lift(weight, input)
+    return _reduce(losses, reduction, "binary_cross_entropy_with_logits")
+
+
+# -- attention -------------------------------------------------------------------------
+
+def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, attn_mask: Optional[ArrayLike] = None, *,
+                                 is_causal: bool = False, key_padding_mask: Optional[ArrayLike] = None,
+                                 dropout_p: float = 0.0, scale: Optional[float] = None) -> Tensor:
     """softmax(q @ k^T / sqrt(hs), masked) @ v for q (..., Tq, hs), k and v (..., Tk, hs).
 
     Args:
+        q, k, v: (..., Tq, hs), (..., Tk, hs), (..., Tk, hv).
         attn_mask: boolean, True = may attend (as in PyTorch), broadcastable to (..., Tq, Tk);
             a float mask is added to the scores instead.
         is_causal: position i attends to positions <= i only.
         key_padding_mask: boolean (B, Tk), True = a real token; padded keys get no attention.
         dropout_p: dropout on the attention weights (training only, pass 0.0 in eval).
         scale: multiplies the scores; default 1/sqrt(hs).
+    Returns:
+        (..., Tq, hv).
     A query row that may attend to nothing (all keys padded) gives zeros, not NaN.
 
     Self-attention shapes (q, k, v all (B, nh, T, hs)) with no ``attn_mask`` or
@@ -191,7 +373,8 @@ def scaled_dot_product_attention(q, k, v, attn_mask=None, *, is_causal=False, ke
     return att @ v
 
 
-def packed_self_attention(qkv, n_head, is_causal=False, key_padding_mask=None, dropout_p=0.0):
+def packed_self_attention(qkv: Tensor, n_head: int, is_causal: bool = False,
+                          key_padding_mask: Optional[ArrayLike] = None, dropout_p: float = 0.0) -> Tensor:
     """Multi-head self-attention from one packed projection: qkv (B, T, 3C) -> (B, T, C).
 
     Args:

@@ -21,6 +21,8 @@ import numpy as np
 from minitl import random as mrandom
 from minitl.nn import functional as F
 from minitl.nn.module import Module, Parameter
+from minitl.ops._checks import check_ids
+from minitl.ops.methods import as_array
 from minitl.tensor import Tensor
 
 
@@ -62,16 +64,7 @@ class Embedding(Module):
         self.weight = Parameter(mrandom.rng().standard_normal((self.num_embeddings, self.embedding_dim)))
 
     def forward(self, idx):
-        ids = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
-        if not np.issubdtype(ids.dtype, np.integer):
-            raise TypeError(f"{self._name()}: ids must be integers, got dtype {ids.dtype} "
-                            f"(shape {ids.shape})")
-        if ids.size:
-            lo, hi = int(ids.min()), int(ids.max())
-            if lo < 0 or hi >= self.num_embeddings:
-                bad = lo if lo < 0 else hi
-                raise IndexError(f"{self._name()}: index {bad} out of range "
-                                 f"[0, {self.num_embeddings}) (ids of shape {ids.shape})")
+        ids = check_ids(as_array(idx), self.num_embeddings, self._name())
         return F.embedding(idx if isinstance(idx, Tensor) else ids, self.weight)
 
     def _name(self):

@@ -16,7 +16,8 @@ import numpy as np
 
 from minitl import config
 from minitl.tensor import Function, ShapeError
-from minitl.kernels import dispatch, matmul as mm_kernel, embedding as emb_kernel
+from minitl.kernels import dispatch, matmul as mm_kernel, embedding as emb_kernel, reference as R
+from minitl.ops._checks import check_ids
 
 
 def _kernel_matmul(a, b):
@@ -65,9 +66,7 @@ class Embedding(Function):
 
     @staticmethod
     def forward(ctx, weight, ids):
-        if ids.size and (ids.min() < 0 or ids.max() >= weight.shape[0]):
-            bad = ids.min() if ids.min() < 0 else ids.max()
-            raise IndexError(f"embedding: id {bad} out of range for a table of {weight.shape[0]} rows")
+        check_ids(ids, weight.shape[0], "embedding")
         ctx.ids, ctx.shape = ids, weight.shape
         ctx.note = "scatter-add: numba kernel" if config.BACKEND == "numba" else "scatter-add: np.add.at"
         return weight[ids]
@@ -78,6 +77,4 @@ class Embedding(Function):
         # an id used twice in the batch gets both gradients)
         if config.BACKEND == "numba" and ctx.shape[-1] > 0:
             return emb_kernel.embedding_bwd(ctx.ids, dy, ctx.shape[0])
-        dw = np.zeros(ctx.shape, dtype=dy.dtype)
-        np.add.at(dw, ctx.ids, dy)
-        return dw
+        return R.embedding_bwd_ref(ctx.ids, dy, ctx.shape[0])     # np.add.at, the kernel's twin
