@@ -11,6 +11,9 @@ name says what it is:
 | ``w2v``             | transfer | mean of pretrained word2vec vectors, CV logistic regression         |
 | ``gpt:STRATEGY``    | transfer | the pretrained GPT in a SequenceClassifier, ``finetune(strategy=STRATEGY)``; modifiers: ``gpt:gradual+dlr+stlr`` (discriminative lr 2.6, slanted triangular), ``+lr=1e-3`` |
 | ``bert:STRATEGY``   | transfer | the same with BERT (``bert:features`` = frozen features + CV probe) |
+| ``elmo:features``   | transfer | ELMo's scalar mix (equal weights), mean-pooled, frozen, CV probe      |
+| ``t5:text2text``    | transfer | the pretrained T5 fine-tuned to *write* the label name (greedy decoding; ``text2text.py``); ``t5:text2text+copy`` / ``+cloze`` adds a second task prefix (multi-task), ``+lr=X`` |
+| ``t5:features``     | transfer | T5's encoder as a frozen feature extractor + CV probe                 |
 
 Recipes (``RECIPES``) are fixed per method, never chosen on the test split;
 see ``docs/FINETUNING.md`` for how they were set on the validation split.  The
@@ -33,7 +36,12 @@ RECIPES = {
     "bert": FinetuneConfig(strategy="full", lr=1e-3, epochs=10, batch_size=16, schedule="linear"),
     "elmo": FinetuneConfig(strategy="features", lr=1e-3, epochs=10, batch_size=16, schedule="linear"),
     "scratch": FinetuneConfig(strategy="full", lr=1e-3, epochs=40, batch_size=16, schedule="linear"),
+    # text-to-text: not tuned on validation like the others; lr 1e-3 for 10 epochs was the first
+    # setting tried, on the tweets validation split at 100 labels (docs/FINETUNING.md)
+    "t5": FinetuneConfig(strategy="full", lr=1e-3, epochs=10, batch_size=16, schedule="linear"),
 }
+# the label strings a text-to-text method writes when fit_predict is given no label_names
+DEFAULT_LABEL_NAMES = {2: ("negative", "positive"), 3: ("negative", "neutral", "positive")}
 
 
 def kind(method):
@@ -63,6 +71,9 @@ def describe(method):
         return f"{names.get(arg, arg)} from random init (fine-tuned)"
     if arg == "features":
         return f"{names.get(head, head)} frozen features (CV probe)"
+    if arg.startswith("text2text"):
+        aux = [m for m in arg.split("+")[1:] if m in ("copy", "cloze")]
+        return f"{names.get(head, head)} text-to-text" + (f" (+ {aux[0]} task)" if aux else "")
     return f"{names.get(head, head)} fine-tuned ({arg})"
 
 
@@ -95,7 +106,7 @@ class Context:
 
 
 def hub_context(names, recipes=None, minutes=None, progress=False):
-    """A Context holding the hub's cached models ``names`` ("w2v", "gpt", "bert"), each built
+    """A Context holding the hub's cached models ``names`` ("w2v", "gpt", "bert", "elmo", "t5"), each built
     first if missing (``minutes``: its pretraining budget)."""
     from minitl import hub
     ctx = Context(recipes=recipes)
@@ -140,8 +151,41 @@ def classifier(ctx, method, n_classes, label_names=None, seed=0):
     return clf, replace(recipe, seed=seed, progress=ctx.progress)
 
 
-def fit_predict(method, ctx, train_texts, y, test_texts, n_classes=2, seed=0):
-    """Train ``method`` on (train_texts, y); returns (predictions on test_texts, info dict)."""
+def text2text_spec(spec):
+    """"text2text+copy+lr=3e-4" -> (aux task or None, {recipe overrides})."""
+    aux, over = None, {}
+    for mod in spec.split("+")[1:]:
+        if mod in ("copy", "cloze"):
+            aux = mod
+        elif mod.startswith("lr="):
+            over["lr"] = float(mod[3:])
+        else:
+            raise ValueError(f"unknown modifier {mod!r} in {spec!r}: expected copy, cloze or lr=X")
+    return aux, over
+
+
+def fit_text2text(ctx, method, train_texts, y, test_texts, n_classes, label_names, seed):
+    """``t5:text2text[+copy|+cloze][+lr=X]``: (predictions, info)."""
+    from minitl.transfer import text2text
+    if n_classes not in DEFAULT_LABEL_NAMES and label_names is None:
+        raise ValueError(f"method {method}: pass label_names (the strings to generate) for {n_classes} classes")
+    names = list(label_names or DEFAULT_LABEL_NAMES[n_classes])
+    aux, over = text2text_spec(method.partition(":")[2])
+    model = ctx.backbone(method.partition(":")[0], seed=seed)
+    recipe = replace(ctx.recipes[method.partition(":")[0]], seed=seed, progress=ctx.progress, **over)
+    res = text2text.fit_text2text(model, list(train_texts), y, names, recipe, aux=aux)
+    if res.interrupted:
+        raise KeyboardInterrupt
+    pred, invalid = text2text.predict_labels(model, list(test_texts), names)
+    return pred, {"seconds": res.seconds, "trainable_params": res.trainable_params, "steps": res.steps,
+                  "seconds_per_epoch": res.seconds / recipe.epochs, "invalid_rate": invalid, "pairs": res.n_pairs}
+
+
+def fit_predict(method, ctx, train_texts, y, test_texts, n_classes=2, seed=0, label_names=None):
+    """Train ``method`` on (train_texts, y); returns (predictions on test_texts, info dict).
+
+    ``label_names``: the strings a text-to-text method writes (default: negative/positive,
+    or negative/neutral/positive for 3 classes); other methods ignore it."""
     y = np.asarray(y)
     if method == "bow":
         from minitl.transfer.baselines import fit_bow_classifier
@@ -155,7 +199,11 @@ def fit_predict(method, ctx, train_texts, y, test_texts, n_classes=2, seed=0):
         return clf.predict(mean_word_vectors(list(test_texts), ctx.vectors)), {"C": clf.C_}
     if ":" not in method:
         raise ValueError(f"unknown method {method!r}: expected bow, w2v, gpt:STRATEGY, bert:STRATEGY, "
-                         f"scratch:gpt or scratch:bert")
+                         f"elmo:features, t5:text2text, scratch:gpt or scratch:bert")
+    if method.split(":")[1].startswith("text2text"):
+        if not method.startswith("t5:"):
+            raise ValueError(f"method {method!r}: text-to-text needs an encoder-decoder (t5:text2text)")
+        return fit_text2text(ctx, method, train_texts, y, test_texts, n_classes, label_names, seed)
     clf, recipe = classifier(ctx, method, n_classes, seed=seed)
     res = finetune(clf, list(train_texts), y, recipe)
     if res.interrupted:          # a half-trained model must never be scored (or cached) as a result
