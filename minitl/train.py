@@ -36,7 +36,7 @@ import numpy as np
 import minitl
 from minitl import checkpoint
 from minitl import random as mrandom
-from minitl.optim import AdamW, LRScheduler, WarmupCosine, clip_grad_norm_, param_summary
+from minitl.optim import AdamW, LRScheduler, WarmupCosine, clip_grad_norm_, grad_norm, param_summary
 from minitl.progress import Progress
 
 
@@ -207,7 +207,7 @@ class Trainer:
         if self.cfg.grad_clip:
             norm = clip_grad_norm_(trainable, self.cfg.grad_clip)
         else:
-            norm = float(np.sqrt(sum(float(np.sum(p.grad.astype(np.float64) ** 2)) for p in trainable)))
+            norm = grad_norm(trainable)
         if not (np.isfinite(value) and np.isfinite(norm)):
             raise NonFiniteError(self._non_finite_message(value))
         return value, float(norm)

@@ -15,10 +15,13 @@ def _param(values):
     return nn.Parameter(np.array(values, dtype=np.float64), dtype=np.float64)
 
 
-def test_adamw_matches_hand_computed_steps():
+@pytest.mark.parametrize("backend", ["numba", "reference"])
+def test_adamw_matches_hand_computed_steps(backend, monkeypatch):
+    # "numba": the kernel; "reference": its numpy twin kernels/reference.adamw_ref
     lr, b1, b2, eps, wd = 0.1, 0.9, 0.999, 1e-8, 0.1
     p = _param([1.0, -2.0])
     opt = AdamW([p], lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd)
+    monkeypatch.setattr(minitl.config, "BACKEND", backend)
 
     # Step 1, coordinate 0: g = 0.5.  m = 0.1*0.5 = 0.05, v = 0.001*0.25 = 0.00025;
     # m_hat = 0.05/0.1 = 0.5, v_hat = 0.00025/0.001 = 0.25, sqrt = 0.5.
@@ -236,3 +239,15 @@ def test_clip_grad_norm():
     g32.grad = np.array([10.0], dtype=np.float32)
     clip_grad_norm_(g32, 1.0)
     assert g32.grad.dtype == np.float32
+
+
+def test_grad_norm_is_the_norm_clip_grad_norm_uses_and_leaves_grads_alone():
+    a, b, c = _param([0.0, 0.0]), _param([0.0]), _param([0.0])
+    a.grad, b.grad = np.array([3.0, -4.0]), np.array([12.0])     # sqrt(9 + 16 + 144) = 13; c has no grad
+    assert optim.grad_norm([a, b, c]) == pytest.approx(13.0)
+    assert optim.grad_norm([a, b], norm_type=float("inf")) == 12.0
+    assert optim.grad_norm([a, b], norm_type=1.0) == pytest.approx(19.0)
+    assert optim.grad_norm([c]) == 0.0 and optim.grad_norm(a) == pytest.approx(5.0)
+    assert a.grad.tolist() == [3.0, -4.0]                         # measuring changes nothing
+    assert clip_grad_norm_([a, b, c], 1.0) == pytest.approx(13.0)
+    assert optim.grad_norm([a, b]) == pytest.approx(1.0, rel=1e-6)  # and after clipping: max_norm

@@ -21,6 +21,7 @@ import numpy as np
 
 import minitl
 from minitl import checkpoint
+from minitl.optim.clip import grad_norm
 from minitl.tensor import Tensor
 
 def freeze_groups(groups, n):
@@ -218,9 +219,6 @@ class Trace:
 
     def grad_norms(self):
         """{layer group: L2 norm of its parameters' gradients} after ``backward()``."""
-        out = {}
-        for name, params in self.model.layer_groups():
-            sq = [float(np.sum(p.grad.astype(np.float64) ** 2)) for p in params if p.grad is not None]
-            out[name] = float(np.sqrt(sum(sq))) if sq else None
-        return out
+        return {name: grad_norm(params) if any(p.grad is not None for p in params) else None
+                for name, params in self.model.layer_groups()}
 

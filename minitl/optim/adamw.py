@@ -10,13 +10,17 @@ Exactly ``torch.optim.AdamW``'s update (amsgrad=False).  At step t (from 1):
 "Decoupled" means the decay shrinks the weight directly instead of being added
 to the gradient, so Adam's per-coordinate scaling does not weaken it.
 """
-import math
+from typing import Iterable, Tuple, Union
 
-from minitl.optim.optimizer import Optimizer
 import numpy as np
 
+from minitl import config
+from minitl.kernels import adamw as adamw_kernel, reference as R
+from minitl.optim.optimizer import Optimizer
 
-def adamw_update_(param, grad, m, v, step, lr, beta1, beta2, eps, weight_decay):
+
+def adamw_update_(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, step: int, lr: float,
+                  beta1: float, beta2: float, eps: float, weight_decay: float) -> None:
     """One AdamW step on numpy arrays, in place (param, m, v are overwritten).
 
     Args:
@@ -25,25 +29,15 @@ def adamw_update_(param, grad, m, v, step, lr, beta1, beta2, eps, weight_decay):
         lr, beta1, beta2, eps, weight_decay: the hyper-parameters of the group.
 
     With ``minitl.config.BACKEND == "numba"`` (the default) this is one pass of the
-    kernel in ``minitl/kernels/adamw.py`` (same maths); the numpy lines below are its
-    reference, and run on the "reference" backend or for non-contiguous arrays.
+    kernel in ``minitl/kernels/adamw.py``; on the "reference" backend, or for
+    non-contiguous arrays, it is the kernel's numpy twin ``kernels/reference.adamw_ref``
+    (the formula of the module docstring, line by line).
     """
-    from minitl import config
-    from minitl.kernels import adamw as adamw_kernel
     if config.BACKEND == "numba" and all(a.flags.c_contiguous and a.dtype == param.dtype
                                          for a in (param, m, v)):
         adamw_kernel.adamw_update_(param, grad, m, v, step, lr, beta1, beta2, eps, weight_decay)
         return
-    param *= 1.0 - lr * weight_decay
-    m += (1.0 - beta1) * (grad - m)          # = beta1*m + (1-beta1)*g; torch's lerp form
-    v *= beta2
-    v += (1.0 - beta2) * grad * grad
-    bias_correction1 = 1.0 - beta1 ** step
-    bias_correction2 = 1.0 - beta2 ** step
-    denom = np.sqrt(v)
-    denom /= math.sqrt(bias_correction2)
-    denom += eps
-    param -= (lr / bias_correction1) * m / denom
+    R.adamw_ref(param, grad, m, v, step, lr, beta1, beta2, eps, weight_decay)
 
 
 class AdamW(Optimizer):
