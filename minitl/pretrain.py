@@ -26,6 +26,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, asdict
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -36,6 +37,10 @@ SPECIAL_IDS = tuple(range(6))   # [PAD] [UNK] [CLS] [SEP] [MASK] <|endoftext|> i
 KINDS = ("gpt", "bert")
 # settings a resumed run must share with the run it continues
 RESUME_KEYS = ("kind", "corpus", "preset", "batch_size", "lr", "warmup", "seed", "init", "vocab_size")
+# Training's validation evaluations read the first N windows of the validation split (and BERT masks
+# them with EVAL_SEED): ``minitl evaluate --windows N`` reproduces the numbers in metrics.jsonl.
+EVAL_WINDOWS = {"gpt": 200, "bert": 400}
+EVAL_SEED = 1234
 
 
 @dataclass
@@ -47,12 +52,12 @@ class PretrainConfig:
     batch_size: int = 32
     lr: float = 2e-3
     warmup: int = 100
-    vocab_size: int = None            # BPE size (default: the preset's)
+    vocab_size: Optional[int] = None  # BPE size (default: the preset's)
     eval_every: int = 500
     ckpt_every: int = 500
     seed: int = 0
     max_minutes: float = 0.0          # > 0: stop (evaluate, save) after this many minutes
-    init: str = None                  # a from_pretrained directory to continue from (ULMFiT stage 2)
+    init: Optional[str] = None        # a from_pretrained directory to continue from (ULMFiT stage 2)
     progress: bool = True
 
     def __post_init__(self):
@@ -66,7 +71,7 @@ class PretrainConfig:
 
 
 # -- data ------------------------------------------------------------------------
-def corpus_documents(spec, split):
+def corpus_documents(spec: str, split: str) -> List[str]:
     """Documents of a corpus spec: registered names joined by "+", or a file (95% train / 5% validation)."""
     if os.path.exists(spec):
         from minitl.data import load_file
@@ -76,7 +81,7 @@ def corpus_documents(spec, split):
     return minitl.data.corpus(spec, split=split)
 
 
-def corpus_ids(tok, spec, split, cache_dir=None):
+def corpus_ids(tok, spec: str, split: str, cache_dir: Optional[str] = None) -> np.ndarray:
     """The corpus split as one id stream (documents separated by <|endoftext|>).
 
     With ``cache_dir`` the stream is kept as ``ids-<split>-<hash>.npy``, the hash over
@@ -98,7 +103,8 @@ def corpus_ids(tok, spec, split, cache_dir=None):
     return ids
 
 
-def bert_windows(ids, block_size, cls_id=SPECIAL_IDS[2], sep_id=SPECIAL_IDS[3]):
+def bert_windows(ids: np.ndarray, block_size: int, cls_id: int = SPECIAL_IDS[2],
+                 sep_id: int = SPECIAL_IDS[3]) -> np.ndarray:
     """Consecutive windows of block_size - 2 tokens, as [CLS] window [SEP]: (n, block_size)."""
     w = block_size - 2
     n = len(ids) // w
@@ -106,7 +112,8 @@ def bert_windows(ids, block_size, cls_id=SPECIAL_IDS[2], sep_id=SPECIAL_IDS[3]):
     return np.concatenate([np.full((n, 1), cls_id), body, np.full((n, 1), sep_id)], 1)
 
 
-def mlm_eval_batches(tok, ids, block_size, seed, batch_size=64, limit=None):
+def mlm_eval_batches(tok, ids: np.ndarray, block_size: int, seed: int, batch_size: int = 64,
+                     limit: Optional[int] = None) -> List[Tuple[np.ndarray, np.ndarray]]:
     """Fixed masked batches (their own generator, so every evaluation sees the same masks)."""
     win = bert_windows(ids, block_size, tok.cls_id, tok.sep_id)[:limit]
     gen = np.random.default_rng(seed)
@@ -114,7 +121,7 @@ def mlm_eval_batches(tok, ids, block_size, seed, batch_size=64, limit=None):
             for s in range(0, len(win), batch_size)]
 
 
-def evaluate_mlm(model, batches):
+def evaluate_mlm(model, batches: Sequence[Tuple[np.ndarray, np.ndarray]]) -> Dict[str, float]:
     """{'mlm_loss', 'mlm_perplexity', 'masked_accuracy'} over fixed (inputs, labels) batches."""
     nll, hit, n = 0.0, 0, 0
     was = model.training
@@ -130,7 +137,7 @@ def evaluate_mlm(model, batches):
     return {"mlm_loss": nll / n, "mlm_perplexity": float(np.exp(nll / n)), "masked_accuracy": hit / n}
 
 
-def evaluate_pretraining(model, ids, seed=1234, limit=400):
+def evaluate_pretraining(model, ids: np.ndarray, seed: int = EVAL_SEED, limit: int = 400) -> Dict[str, float]:
     """The pretraining objective on held-out ids: GPT {'val_loss', 'val_perplexity'}, BERT evaluate_mlm's."""
     from minitl.models.gpt import evaluate_lm
     T = model.config.block_size
@@ -140,11 +147,12 @@ def evaluate_pretraining(model, ids, seed=1234, limit=400):
     return {"val_loss": nll / n, "val_perplexity": float(np.exp(nll / n))}
 
 
-def unigram_counts(train_ids, V):
+def unigram_counts(train_ids: np.ndarray, V: int) -> np.ndarray:
+    """How often each of the V ids occurs in ``train_ids``: (V,) float64."""
     return np.bincount(train_ids, minlength=V).astype(np.float64)
 
 
-def unigram_logp(train_ids, V, never=()):
+def unigram_logp(train_ids: np.ndarray, V: int, never: Sequence[int] = ()) -> np.ndarray:
     """log p(token) of the add-one unigram model of ``train_ids``: (V,) float64.
 
     Ids in ``never`` (e.g. the special tokens, for an output layer) are counted as
@@ -153,6 +161,23 @@ def unigram_logp(train_ids, V, never=()):
     counts = unigram_counts(train_ids, V)
     counts[list(never)] = 0
     return np.log((counts + 1) / (counts.sum() + V))
+
+
+def write_loss_plot(out: str, latest: Optional[Dict[str, Any]] = None, kind: str = "") -> Optional[str]:
+    """Redraw ``out/loss.png`` from ``out/metrics.jsonl`` (plus ``latest``, a record not written yet).
+
+    Returns the path, or None when there is nothing to plot yet.
+    """
+    from minitl.viz.curves import plot_loss_curves
+    records = []
+    path = os.path.join(out, "metrics.jsonl")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            records = [json.loads(line) for line in f if line.strip()]
+    records += [latest] if latest else []
+    if not any("loss" in r for r in records):
+        return None
+    return plot_loss_curves(records, os.path.join(out, "loss.png"), title=f"pretraining {kind.upper()}".strip())
 
 
 # -- the recipe --------------------------------------------------------------------
@@ -167,7 +192,7 @@ def _check_resume(cfg, run_file, out):
                              f"used {saved[key]!r}")
 
 
-def build_model(cfg, tok):
+def build_model(cfg: PretrainConfig, tok):
     """The model to train: a fresh one of the preset, or the ``init`` checkpoint."""
     from minitl.models import BERT, BERTConfig, GPT, GPTConfig
     Model, Config = (GPT, GPTConfig) if cfg.kind == "gpt" else (BERT, BERTConfig)
@@ -183,8 +208,11 @@ def build_model(cfg, tok):
     return Model(Config.from_preset(cfg.preset, vocab_size=tok.vocab_size))
 
 
-def pretrain(cfg, out, resume=False):
-    """Run the recipe into the run directory ``out``; returns a dict (model, tokenizer, history, ...)."""
+def pretrain(cfg: PretrainConfig, out: str, resume: bool = False) -> Dict[str, Any]:
+    """Run the recipe into the run directory ``out``; returns a dict (model, tokenizer, history, ...).
+
+    Each evaluation also redraws ``out/loss.png``: the training loss and the validation loss so far.
+    """
     from minitl.text import BPETokenizer
     from minitl.train import TrainConfig, Trainer
     t0 = time.perf_counter()
@@ -242,7 +270,9 @@ def pretrain(cfg, out, resume=False):
             return m(batch[0], mlm_labels=batch[1])[1]
 
     def eval_fn(m):
-        return evaluate_pretraining(m, val_ids, limit=200 if cfg.kind == "gpt" else 400)
+        metrics = evaluate_pretraining(m, val_ids, limit=EVAL_WINDOWS[cfg.kind])
+        write_loss_plot(out, {"step": trainer.step, "split": "validation", **metrics}, cfg.kind)
+        return metrics
     tcfg = TrainConfig(steps=cfg.steps, lr=cfg.lr, warmup_steps=min(cfg.warmup, cfg.steps),
                        eval_every=cfg.eval_every, ckpt_every=cfg.ckpt_every, max_minutes=cfg.max_minutes,
                        progress=cfg.progress, desc=f"pretrain {cfg.kind}")

@@ -19,60 +19,76 @@ import os
 from minitl.commands._args import nonnegative_float, nonnegative_int, positive_float, positive_int
 
 
+PRESET_NAMES = ("nano", "micro", "mini", "deep")   # minitl.models.blocks.PRESETS (not imported: --help stays instant)
+
+
 def register(subparsers, pretrain_subparsers):
     for kind in ("gpt", "bert"):
         what = "a tiny GPT (next-token prediction)" if kind == "gpt" else "a tiny BERT (masked tokens)"
-        p = pretrain_subparsers.add_parser(kind, help=f"pretrain {what}",
-                                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p = pretrain_subparsers.add_parser(
+            kind, help=f"pretrain {what}",
+            description=f"Pretrain {what} into a run directory; writes metrics.jsonl, loss.png (train and "
+                        "validation loss, redrawn at each evaluation) and, at the end, model/.",
+            epilog="The presets' sizes (layers, heads, width, parameters): `minitl presets`.")
         p.add_argument("--corpus", default="wiki",
-                       help="dataset names joined by '+', e.g. wiki+news+tweets-text, or a text/CSV file")
-        p.add_argument("--preset", default="micro", choices=["nano", "micro", "mini", "deep"])
-        p.add_argument("--steps", type=positive_int, default=3000)
-        p.add_argument("--out", required=True, help="run directory")
+                       help="dataset names joined by '+' (see `minitl datasets`), or a text/CSV file; the "
+                            "README's examples and the cached default models use wiki+news+tweets-text")
+        p.add_argument("--preset", default="micro", choices=PRESET_NAMES,
+                       help="model size; `minitl presets` lists each one's layers, heads, width and parameters")
+        p.add_argument("--steps", type=positive_int, default=3000, help="optimizer steps")
+        p.add_argument("--out", required=True, help="run directory (required)")
         p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-        p.add_argument("--batch-size", type=positive_int, default=32)
-        p.add_argument("--lr", type=positive_float, default=2e-3)
-        p.add_argument("--warmup", type=nonnegative_int, default=100)
-        p.add_argument("--vocab-size", type=positive_int, default=None, help="BPE vocabulary (default: the preset's)")
-        p.add_argument("--eval-every", type=nonnegative_int, default=500)
-        p.add_argument("--ckpt-every", type=nonnegative_int, default=500)
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--batch-size", type=positive_int, default=32, help="windows per step")
+        p.add_argument("--lr", type=positive_float, default=2e-3, help="peak learning rate (AdamW, cosine decay)")
+        p.add_argument("--warmup", type=nonnegative_int, default=100, help="linear warm-up steps")
+        p.add_argument("--vocab-size", type=positive_int, default=None,
+                       help="BPE vocabulary size (default: the preset's, 512 for nano, 8192 otherwise)")
+        p.add_argument("--eval-every", type=nonnegative_int, default=500,
+                       help="steps between validation evaluations (0: only at the end)")
+        p.add_argument("--ckpt-every", type=nonnegative_int, default=500,
+                       help="steps between checkpoints (0: only at the end)")
+        p.add_argument("--seed", type=int, default=0, help="random seed (initial weights, batches, masks)")
         p.add_argument("--max-minutes", type=nonnegative_float, default=0.0,
-                       help="stop training (evaluate, save) after this many minutes, even before --steps")
+                       help="stop training (evaluate, save) after this many minutes, even before --steps (0: no limit)")
         p.add_argument("--init", default=None, metavar="DIR",
                        help="continue pretraining this from_pretrained directory (its tokenizer too) on "
                             "--corpus: ULMFiT's target-domain LM fine-tuning")
         p.set_defaults(func=pretrain, kind=kind)
     g = subparsers.add_parser("generate", help="sample text from a pretrained GPT")
-    g.add_argument("dir")
-    g.add_argument("prompt")
-    g.add_argument("--max-new-tokens", type=positive_int, default=40)
-    g.add_argument("--temperature", type=nonnegative_float, default=0.8)
-    g.add_argument("--top-k", type=positive_int, default=40)
-    g.add_argument("--num-samples", type=positive_int, default=1)
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("dir", help="a run directory of `minitl pretrain gpt`, or its model/")
+    g.add_argument("prompt", help="the text to continue")
+    g.add_argument("--max-new-tokens", type=positive_int, default=40, help="tokens to sample")
+    g.add_argument("--temperature", type=nonnegative_float, default=0.8,
+                   help="softmax temperature (lower: safer, 0: always the most likely token)")
+    g.add_argument("--top-k", type=positive_int, default=40, help="sample among the k most likely tokens")
+    g.add_argument("--num-samples", type=positive_int, default=1, help="independent continuations")
+    g.add_argument("--seed", type=int, default=0, help="random seed of the sampling")
     g.set_defaults(func=generate)
     f = subparsers.add_parser("fill-mask", help="top-k fillers for [MASK] from a pretrained BERT")
-    f.add_argument("dir")
-    f.add_argument("text")
-    f.add_argument("--top-k", type=positive_int, default=5)
+    f.add_argument("dir", help="a run directory of `minitl pretrain bert`, or its model/")
+    f.add_argument("text", help="a sentence with one or more [MASK]")
+    f.add_argument("--top-k", type=positive_int, default=5, help="fillers shown per [MASK]")
     f.set_defaults(func=fill_mask)
-    e = subparsers.add_parser("evaluate", help="validation perplexity (GPT) / masked-token accuracy (BERT); "
-                                               "a classifier's accuracy with --data")
-    e.add_argument("dir")
-    e.add_argument("--corpus", default="wiki")
+    e = subparsers.add_parser("evaluate", help="a pretrained model (GPT, BERT, ELMo, T5) on a corpus's validation "
+                                               "split, or a classifier with --data, each beside its baseline")
+    e.add_argument("dir", help="a run directory or from_pretrained directory (GPT, BERT, ELMo, T5, classifier)")
+    e.add_argument("--corpus", default="wiki", help="the corpus whose validation split is scored (a language model)")
+    e.add_argument("--windows", type=positive_int, default=None,
+                   help="score only the first N windows (default: all of them); training's evaluations in "
+                        "metrics.jsonl use the first 200 (GPT) / 400 (BERT), so this reproduces them")
     e.add_argument("--data", default=None, help="a classifier: tweets | tweets3 | movie200 | sst2 | imdb | FILE")
-    e.add_argument("--split", default=None, help="a classifier: the split to score (default test)")
-    e.add_argument("--text-column", default="text")
-    e.add_argument("--label-column", default="label")
-    e.add_argument("--seed", type=int, default=1234, help="the masking seed (BERT)")
+    e.add_argument("--split", default=None, help="a classifier: the split to score (default: test)")
+    e.add_argument("--text-column", default="text", help="a classifier with a CSV/JSONL --data: the text column")
+    e.add_argument("--label-column", default="label", help="a classifier with a CSV/JSONL --data: the label column")
+    e.add_argument("--seed", type=int, default=1234, help="the masking seed (BERT; training's evaluations use 1234)")
     e.set_defaults(func=evaluate)
     pr = subparsers.add_parser("probe", help="linear probe on frozen features (tweets) vs an untrained twin")
-    pr.add_argument("dir")
-    pr.add_argument("--dataset", default="tweets")
-    pr.add_argument("--labels", type=positive_int, nargs="+", default=[100, 1000])
-    pr.add_argument("--draws", type=positive_int, default=3, help="labelled subsets per label count")
-    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("dir", help="a GPT, BERT, ELMo or T5 run directory or from_pretrained directory")
+    pr.add_argument("--dataset", default="tweets", help="labelled dataset (its train split to fit, test to score)")
+    pr.add_argument("--labels", type=positive_int, nargs="+", default=[100, 1000],
+                    help="labelled training examples per probe (class-balanced)")
+    pr.add_argument("--draws", type=positive_int, default=3, help="random labelled subsets per label count")
+    pr.add_argument("--seed", type=int, default=0, help="random seed (the subsets, the untrained twin)")
     pr.set_defaults(func=probe)
 
 
@@ -88,17 +104,42 @@ def pretrain(args):
 
 
 # -- using a pretrained model ------------------------------------------------------
-def _load(path, want):
-    from minitl.models import BERT, GPT
-    from minitl.checkpoint import load_dir  # noqa: F401  (errors name the missing file)
+LOADABLE = ("GPT", "BERT", "ELMo", "T5")
+
+
+def model_kind(path):
+    """(directory, the model's class name) of a run or from_pretrained directory: meta.json's
+    ``model`` (GPT, BERT, ELMo, T5, SequenceClassifier) or config.json's (``word2vec``)."""
     from minitl.commands.finetune import model_path
     d = model_path(path)
-    with open(os.path.join(d, "meta.json")) as f:
-        name = json.load(f).get("model")
-    cls = {"GPT": GPT, "BERT": BERT}.get(name)
-    if cls is None or (want and name != want):
-        raise SystemExit(f"{d} holds a {name} model; this command needs {want or 'GPT or BERT'}")
-    return cls.from_pretrained(d)
+    if not os.path.isdir(d):
+        raise FileNotFoundError(f"{d}: no such directory (give a run directory or a from_pretrained directory)")
+    for name in ("meta.json", "config.json"):
+        f = os.path.join(d, name)
+        if os.path.exists(f):
+            with open(f, encoding="utf-8") as fh:
+                kind = json.load(fh).get("model")
+            if kind:
+                return d, kind
+    raise ValueError(f"{d}: neither meta.json nor config.json names a model (not a checkpoint directory "
+                     f"of minitl; expected one of {', '.join(LOADABLE)})")
+
+
+def _load(path, want):
+    """The model in ``path``: ``want`` is one class name, a tuple of them, or None for any of LOADABLE."""
+    d, name = model_kind(path)
+    allowed = (want,) if isinstance(want, str) else tuple(want or LOADABLE)
+    if name not in allowed:
+        hint = {"word2vec": " (word vectors: `minitl neighbors` looks them up, `minitl demo` probes them)",
+                "SequenceClassifier": " (a fine-tuned classifier: `minitl evaluate DIR --data D` or `minitl predict`)"}
+        raise ValueError(f"{d} holds a {name} model{hint.get(name, '')}; this command needs "
+                         f"{' or '.join(allowed)}")
+    if name in ("ELMo", "T5"):
+        from minitl.models.elmo import ELMo
+        from minitl.models.t5 import T5
+        return {"ELMo": ELMo, "T5": T5}[name].from_pretrained(d)
+    from minitl.models import BERT, GPT
+    return {"GPT": GPT, "BERT": BERT}[name].from_pretrained(d)
 
 
 def generate(args):
@@ -119,62 +160,178 @@ def fill_mask(args):
     return 0
 
 
+# (metric, baseline, True when higher is better, what the baseline is); the baseline's key may be "a.b"
+BASELINES = [
+    ("val_perplexity", "unigram_perplexity", False, "the add-one unigram model of the training split"),
+    ("mlm_perplexity", "unigram_perplexity", False, "the add-one unigram model of the training split"),
+    ("masked_accuracy", "most_frequent_accuracy", True, "always guessing the most frequent token"),
+    ("content_accuracy", "most_frequent_content_accuracy", True, "always guessing the most frequent span token"),
+    ("balanced_accuracy", "majority.balanced_accuracy", True, "always guessing the majority class"),
+]
+
+
+def _get(res, key):
+    for part in key.split("."):
+        res = res.get(part) if isinstance(res, dict) else None
+    return res
+
+
+def verdicts(res):
+    """One sentence per metric in ``res`` that has its baseline there: above or below it, and by how much."""
+    out = []
+    for metric, base, higher, what in BASELINES:
+        m, b = _get(res, metric), _get(res, base)
+        if not isinstance(m, (int, float)) or not isinstance(b, (int, float)):
+            continue
+        pct = "accuracy" in metric
+        show = (lambda v: f"{100 * v:.2f}%") if pct else (lambda v: f"{v:.1f}")
+        name = metric.replace("val_", "validation ").replace("mlm_", "MLM ").replace("_", " ")
+        if (m > b) == higher and m != b:
+            out.append(f"{name} {show(m)} beats the baseline, {what} ({show(b)}).")
+        else:
+            out.append(f"BELOW BASELINE: {name} {show(m)} is no better than {what} ({show(b)}): the model "
+                       "has not learned more than that yet (train longer, or check the learning rate).")
+    return out
+
+
+class _Tee:
+    """stdout that is also kept, so a command's printed JSON can be read back."""
+
+    def __init__(self, out):
+        self.out, self.parts = out, []
+
+    def write(self, text):
+        self.parts.append(text)
+        return self.out.write(text)
+
+    def flush(self):
+        self.out.flush()
+
+
+def _with_verdicts(fn, args):
+    """Run a command that ends by printing its results as one JSON line; then print the verdicts."""
+    import contextlib
+    import sys
+    tee = _Tee(sys.stdout)
+    with contextlib.redirect_stdout(tee):
+        code = fn(args)
+    lines = "".join(tee.parts).strip().splitlines()
+    try:
+        res = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        res = {}
+    for line in verdicts(res if isinstance(res, dict) else {}):
+        print(line)
+    return code
+
+
 def evaluate(args):
-    import numpy as np
-    from minitl.commands.finetune import evaluate_classifier, model_path
-    meta = os.path.join(model_path(args.dir), "meta.json")
-    with open(meta) if os.path.exists(meta) else open(os.devnull) as f:
-        is_classifier = '"SequenceClassifier"' in f.read()
-    if is_classifier or args.data:
+    from minitl.commands.finetune import evaluate_classifier
+    d, kind = model_kind(args.dir)
+    if kind == "SequenceClassifier" or args.data:
         if not args.data:
             raise ValueError(f"{args.dir} holds a classifier: say which labelled data to score with --data")
-        return evaluate_classifier(args)
+        return _with_verdicts(evaluate_classifier, args)
+    if kind in ("ELMo", "T5"):
+        from minitl.commands import elmo
+        if args.windows is not None:
+            raise ValueError(f"evaluate: --windows is for GPT and BERT; {d} holds a {kind} model")
+        return _with_verdicts(elmo.evaluate if kind == "ELMo" else elmo.t5_evaluate, args)
+    model = _load(args.dir, ("GPT", "BERT"))
+    res = lm_scores(model, args.corpus, args.windows, args.seed)
+    _print_scores(res, getattr(model, "meta", None) or {})
+    for line in verdicts(res):
+        print(line)
+    print(json.dumps(res))
+    return 0
+
+
+def lm_scores(model, corpus, windows=None, seed=1234):
+    """A GPT's perplexity or a BERT's masked-token scores on ``corpus``'s validation split, with baselines.
+
+    ``windows``: only the first that many windows of block_size tokens (None: all).  Training's
+    evaluations (``minitl.pretrain.EVAL_WINDOWS``, masking seed 1234) read the first 200 / 400.
+    """
+    import numpy as np
     from minitl.models.gpt import evaluate_lm
     from minitl.pretrain import SPECIAL_IDS, corpus_ids, evaluate_mlm, mlm_eval_batches, unigram_counts, unigram_logp
-    model = _load(args.dir, None)
-    tok, V = model.tokenizer, model.config.vocab_size
-    train_ids = corpus_ids(tok, args.corpus, "train")
-    val_ids = corpus_ids(tok, args.corpus, "validation")
+    tok, V, T = model.tokenizer, model.config.vocab_size, model.config.block_size
+    train_ids = corpus_ids(tok, corpus, "train")
+    val_ids = corpus_ids(tok, corpus, "validation")
     logp = unigram_logp(train_ids, V)                                   # add-one unigram model
-    res = {"corpus": args.corpus, "validation_tokens": int(len(val_ids))}
+    res = {"model": type(model).__name__, "corpus": corpus, "validation_tokens": int(len(val_ids))}
     if type(model).__name__ == "GPT":
-        T = model.config.block_size
-        nll, n = evaluate_lm(model, val_ids)
-        targets = val_ids[1:1 + ((len(val_ids) - 1) // T) * T]          # exactly the tokens GPT predicted
-        res.update(val_perplexity=float(np.exp(nll / n)),
+        res["windows_available"] = int((len(val_ids) - 1) // T)
+        ids = val_ids if windows is None else val_ids[:windows * T + 1]
+        nll, n = evaluate_lm(model, ids)
+        targets = ids[1:1 + ((len(ids) - 1) // T) * T]                  # exactly the tokens GPT predicted
+        res.update(windows=int((len(ids) - 1) // T), val_loss=float(nll / n), val_perplexity=float(np.exp(nll / n)),
                    unigram_perplexity=float(np.exp(-logp[targets].mean())), predicted_tokens=int(n))
     else:
-        batches = mlm_eval_batches(tok, val_ids, model.config.block_size, args.seed)
+        res["windows_available"] = int(len(val_ids) // (T - 2))             # bert_windows' count
+        batches = mlm_eval_batches(tok, val_ids, T, seed, limit=windows)
+        res["windows"] = int(sum(len(x) for x, _ in batches))
         res.update(evaluate_mlm(model, batches))
         y = np.concatenate([lab[lab != -100] for _, lab in batches])
         counts = unigram_counts(train_ids, V)
         counts[list(SPECIAL_IDS)] = 0
         top = int(counts.argmax())
         res.update(most_frequent_token=tok.decode([top]), most_frequent_accuracy=float((y == top).mean()),
-                   unigram_perplexity=float(np.exp(-logp[y].mean())), masked_tokens=int(len(y)))
-    for k, v in res.items():
-        print(f"{k:>24}: {v:.4f}" if isinstance(v, float) else f"{k:>24}: {v}")
-    print(json.dumps(res))
-    return 0
+                   unigram_perplexity=float(np.exp(-logp[y].mean())), masked_tokens=int(len(y)), mask_seed=seed)
+    return res
 
 
-def probe_scores(model, dataset, label_counts, draws, seed):
+def _print_scores(res, meta):
+    """The scores, each beside its baseline, and how they relate to training's last evaluation."""
+    print(f"{res['model']} on the {res['corpus']} validation split ({res['validation_tokens']:,} tokens; "
+          f"{res['windows']} of its {res['windows_available']} windows scored)")
+    if res["model"] == "GPT":
+        rows = [("perplexity", f"{res['val_perplexity']:.2f}",
+                 f"{res['unigram_perplexity']:.2f} (add-one unigram model, same {res['predicted_tokens']:,} targets)")]
+    else:
+        rows = [("masked accuracy", f"{100 * res['masked_accuracy']:.2f}%",
+                 f"{100 * res['most_frequent_accuracy']:.2f}% (always {res['most_frequent_token']!r}; "
+                 f"{res['masked_tokens']:,} masked tokens, seed {res['mask_seed']})"),
+                ("MLM perplexity", f"{res['mlm_perplexity']:.2f}",
+                 f"{res['unigram_perplexity']:.2f} (add-one unigram model, same targets)")]
+    print(f"  {'':<16} {'model':>9}   baseline")
+    for name, value, base in rows:
+        print(f"  {name:<16} {value:>9}   {base}")
+    last = meta.get("validation") or {}
+    key = "val_perplexity" if res["model"] == "GPT" else "masked_accuracy"
+    if key in last:
+        from minitl.pretrain import EVAL_WINDOWS
+        n = EVAL_WINDOWS[res["model"].lower()]
+        same = res["windows"] == min(n, res["windows_available"])
+        print(f"training's last evaluation (step {last.get('step')}) read the first "
+              f"{min(n, res['windows_available'])} windows"
+              + (" (masking seed 1234)" if res["model"] == "BERT" else "")
+              + f": {key.replace('_', ' ')} {last[key]:.4g}"
+              + ("" if same else f"; this one reads {res['windows']}, so the two differ by which tokens are "
+                                 f"scored (--windows {n} reproduces training's number)"))
+
+
+def probe_scores(model, dataset, label_counts, draws, seed, desc=None):
     """{n: [balanced accuracy of each draw]}: a linear probe on frozen mean-pooled features.
 
     The probe (``minitl.transfer.probe``) is the one the word2vec demo uses: n
     class-balanced training labels, class-weighted logistic regression, scored on
-    the balanced test split.
+    the balanced test split.  ``desc``: show a progress bar with this label.
     """
     import numpy as np
     from minitl.data import load
+    from minitl.progress import Progress
     from minitl.transfer.probe import balanced_accuracy, balanced_subsample, fit_linear_probe
     train, test = load(dataset, "train"), load(dataset, "test")
     y_train, y_test = np.asarray(train.labels), np.asarray(test.labels)
     rng = np.random.default_rng(seed)
     picks = {(n, d): balanced_subsample(y_train, n, rng) for n in label_counts for d in range(draws)}
     needed = np.unique(np.concatenate(list(picks.values())))
+    bar = Progress(total=2 + len(picks), desc=desc or "probe", unit="task", disable=desc is None)
     X = dict(zip(needed.tolist(), model.encode_texts([train.texts[i] for i in needed])))
+    bar.update(1, now="encoded the training texts")
     X_test = model.encode_texts(test.texts)
+    bar.update(1, now="encoded the test texts")
     out = {}
     for n in label_counts:
         out[n] = []
@@ -182,27 +339,33 @@ def probe_scores(model, dataset, label_counts, draws, seed):
             idx = picks[(n, d)]
             clf = fit_linear_probe(np.stack([X[i] for i in idx.tolist()]), y_train[idx], len(train.label_names))
             out[n].append(balanced_accuracy(y_test, clf.predict(X_test)))
+            bar.update(1, now=f"{n} labels, draw {d + 1}/{draws}")
+    bar.close()
     return out
 
 
 def probe(args):
     import numpy as np
     import minitl
+    from minitl.transfer.probe import format_percent
     model = _load(args.dir, None)
     minitl.manual_seed(args.seed)
     control = type(model)(model.config)             # same shape and tokenizer, never trained
     control.tokenizer = model.tokenizer
     res = {}
     for name, m in (("pretrained", model), ("untrained", control)):
-        res[name] = probe_scores(m, args.dataset, args.labels, args.draws, args.seed)
-    print(f"linear probe on frozen mean-pooled features, {args.dataset} test split, balanced accuracy "
-          f"(mean +- std over {args.draws} draws)")
+        res[name] = probe_scores(m, args.dataset, args.labels, args.draws, args.seed, desc=f"probe {name}")
+    spread = f"mean ± std over {args.draws} draws" if args.draws > 1 else "one draw: no spread to judge a gap by"
+    print(f"linear probe on frozen mean-pooled {type(model).__name__} features, {args.dataset} test split, "
+          f"balanced accuracy ({spread})")
     summary = {}
     for n in args.labels:
         p, u = res["pretrained"][n], res["untrained"][n]
         summary[n] = {"pretrained": float(np.mean(p)), "untrained": float(np.mean(u)),
                       "gain_points": 100 * float(np.mean(p) - np.mean(u))}
-        print(f"  {n:>5} labels: pretrained {np.mean(p):.3f} +- {np.std(p):.3f}   untrained {np.mean(u):.3f} "
-              f"+- {np.std(u):.3f}   gain {summary[n]['gain_points']:+.1f} points")
-    print(json.dumps({"probe": args.dataset, "dir": args.dir, "results": summary}))
+        if args.draws > 1:
+            summary[n].update(pretrained_std=float(np.std(p)), untrained_std=float(np.std(u)))
+        print(f"  {n:>5} labels: pretrained {format_percent(p)}   untrained {format_percent(u)}   "
+              f"gain {summary[n]['gain_points']:+.1f} points")
+    print(json.dumps({"probe": args.dataset, "dir": args.dir, "draws": args.draws, "results": summary}))
     return 0

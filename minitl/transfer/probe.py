@@ -12,6 +12,8 @@ would favour whichever feature set it happens to suit.
     clf = fit_linear_probe(X_train, y_train, n_classes=2)
     balanced_accuracy(y_test, clf.predict(X_test))
 """
+from typing import Optional, Sequence
+
 import numpy as np
 
 from minitl.transfer.baselines import LogisticRegressionCV
@@ -28,20 +30,22 @@ class LinearProbe:
         C: the L2 strength picked by cross-validation.  cv: the fitted ``LogisticRegressionCV``.
     """
 
-    def __init__(self, mean, std, weight, bias, C=None, cv=None):
+    def __init__(self, mean: np.ndarray, std: np.ndarray, weight: np.ndarray, bias: np.ndarray,
+                 C: Optional[float] = None, cv: Optional[LogisticRegressionCV] = None) -> None:
         self.mean, self.std, self.weight, self.bias, self.C, self.cv = mean, std, weight, bias, C, cv
 
-    def logits(self, X):
+    def logits(self, X: np.ndarray) -> np.ndarray:
         """(N, n_classes) logits of raw (unstandardised) features X (N, C)."""
         Xs = (np.asarray(X, np.float64) - self.mean) / self.std
         return Xs @ self.weight.T + self.bias
 
-    def predict(self, X):
+    def predict(self, X: np.ndarray) -> np.ndarray:
         """(N,) predicted class index in [0, n_classes)."""
         return self.logits(X).argmax(axis=1)
 
 
-def fit_linear_probe(X, y, n_classes, *, balanced=True, Cs=10, folds=5, seed=0, **cv_kw):
+def fit_linear_probe(X: np.ndarray, y: np.ndarray, n_classes: int, *, balanced: bool = True, Cs: int = 10,
+                     folds: int = 5, seed: int = 0, **cv_kw) -> LinearProbe:
     """Class-weighted L2 logistic regression, its C chosen by k-fold CV on (X, y) only.
 
     Args:
@@ -74,7 +78,7 @@ def fit_linear_probe(X, y, n_classes, *, balanced=True, Cs=10, folds=5, seed=0, 
     return LinearProbe(cv.mean_, cv.scale_, weight, bias, cv.C_, cv)
 
 
-def balanced_subsample(y, n, rng):
+def balanced_subsample(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of ``n`` examples, as equal per class as the data allows."""
     y = np.asarray(y)
     classes = np.unique(y)
@@ -87,3 +91,12 @@ def balanced_subsample(y, n, rng):
             raise ValueError(f"balanced_subsample: asked {k} examples of class {c}, only {len(pool)} exist")
         idx.append(rng.choice(pool, size=k, replace=False))
     return rng.permutation(np.concatenate(idx))
+
+
+def format_percent(scores: Sequence[float]) -> str:
+    """Fractions as the course prints them: "56.5%" for one draw, "56.5% ± 1.2" (population std) for more."""
+    scores = [float(v) for v in scores]
+    if not scores:
+        raise ValueError("format_percent: no scores")
+    mean = 100 * float(np.mean(scores))
+    return f"{mean:.1f}%" if len(scores) == 1 else f"{mean:.1f}% ± {100 * float(np.std(scores)):.1f}"

@@ -11,6 +11,7 @@ Every figure says what its error bars are (``error_label``) in the axis label, s
 a reader never has to guess whether a bar is a std, a range or a single run.
 """
 import textwrap
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -22,8 +23,11 @@ def _plt():
     return plt
 
 
-def plot_bars(labels, values, path, errors=None, points=None, colors=None, xlabel="", title="",
-              percent=False, error_label=None, reference=None, log=False, legend=None, annotate=False):
+def plot_bars(labels: Sequence[str], values: Sequence[float], path: str, errors: Optional[Sequence[float]] = None,
+              points: Optional[Sequence[Sequence[float]]] = None, colors: Optional[Sequence[str]] = None,
+              xlabel: str = "", title: str = "", percent: bool = False, error_label: Optional[str] = None,
+              reference: Optional[Tuple[float, str]] = None, log: bool = False,
+              legend: Optional[Mapping[str, str]] = None, annotate: bool = False) -> str:
     """Horizontal bars, one per label (top = first), and save a PNG.
 
     Args:
@@ -72,8 +76,9 @@ def plot_bars(labels, values, path, errors=None, points=None, colors=None, xlabe
     return path
 
 
-def plot_lines(series, path, xlabel="", ylabel="", title="", percent=False, logx=False, error_label=None,
-               reference=None, styles=None):
+def plot_lines(series: Mapping[str, Sequence], path: str, xlabel: str = "", ylabel: str = "", title: str = "",
+               percent: bool = False, logx: bool = False, error_label: Optional[str] = None,
+               reference: Optional[Tuple[float, str]] = None, styles: Optional[Mapping[str, str]] = None) -> str:
     """Curves with error bars and save a PNG.
 
     Args:
@@ -115,7 +120,9 @@ def plot_lines(series, path, xlabel="", ylabel="", title="", percent=False, logx
     return path
 
 
-def plot_matrix(matrix, labels, path, title="", vmin=-1.0, vmax=1.0, fmt="{:.2f}", cbar_label="", col_labels=None):
+def plot_matrix(matrix: np.ndarray, labels: Sequence[str], path: str, title: str = "", vmin: float = -1.0,
+                vmax: float = 1.0, fmt: str = "{:.2f}", cbar_label: str = "",
+                col_labels: Optional[Sequence[str]] = None) -> str:
     """A square heat map with each cell's number written in it (e.g. cosine similarities).
 
     Args:
@@ -140,5 +147,44 @@ def plot_matrix(matrix, labels, path, title="", vmin=-1.0, vmax=1.0, fmt="{:.2f}
     ax.set_title("\n".join(textwrap.wrap(title, 80)), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+VALIDATION_LOSS_KEYS = ("val_loss", "mlm_loss")   # GPT / ELMo / T5, BERT
+
+
+def plot_loss_curves(records: Sequence[Dict[str, Any]], path: str, title: str = "") -> str:
+    """Training loss and validation loss against the step, from ``metrics.jsonl`` records; save a PNG.
+
+    Args:
+        records: dicts as the Trainer logs them: ``{"step", "loss", ...}`` for training and
+            ``{"step", "split": "validation", "val_loss" or "mlm_loss", ...}`` for evaluations.
+        path: where to write the PNG.  title: the figure's title.
+    Returns:
+        path.
+    """
+    plt = _plt()
+    train = sorted((r["step"], r["loss"]) for r in records if "loss" in r and r.get("split") != "validation")
+    val = []
+    for r in records:
+        if r.get("split") == "validation":
+            key = next((k for k in VALIDATION_LOSS_KEYS if k in r), None)
+            if key is not None:
+                val.append((r["step"], r[key]))
+    if not train and not val:
+        raise ValueError("plot_loss_curves: no training or validation loss in the records")
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    if train:
+        ax.plot(*zip(*train), lw=1, label="training loss (mean since the last log line)")
+    if val:
+        ax.plot(*zip(*sorted(dict(val).items())), "o-", ms=4, label="validation loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("cross-entropy (nats per predicted token)")
+    ax.set_title(title or "loss", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
