@@ -21,6 +21,7 @@ import numpy as np
 
 import minitl
 from minitl import checkpoint
+from minitl.nn.module import StateDictError, state_dict_problems
 from minitl.optim.clip import grad_norm
 from minitl.tensor import Tensor
 
@@ -79,15 +80,12 @@ class PretrainedMixin:
         return model.eval()
 
     def load_pretrained_weights(self, state, source="state_dict"):
-        """Strict load: equal key sets and equal shapes, every problem named at once."""
-        want = {k: v.shape for k, v in self.state_dict().items()}
-        problems = [f"missing key {k} (expected shape {want[k]})" for k in want if k not in state]
-        problems += [f"unexpected key {k} (shape {tuple(np.shape(state[k]))})"
-                     for k in state if k not in want]
-        problems += [f"shape mismatch for {k}: model expects {want[k]}, file has {tuple(np.shape(state[k]))}"
-                     for k in want if k in state and tuple(np.shape(state[k])) != want[k]]
+        """Strict load: equal key sets and equal shapes, every problem named at once (a StateDictError,
+        which is a ValueError), then ``load_state_dict``."""
+        problems = state_dict_problems(self, state, strict=True, source="state_dict" if source == "state_dict" else "file")
         if problems:
-            raise ValueError(f"cannot load {source} into {type(self).__name__}:\n  " + "\n  ".join(problems))
+            raise StateDictError(f"cannot load {source} into {type(self).__name__}:\n  " + "\n  ".join(problems),
+                                 problems)
         self.load_state_dict(state, strict=True)
         return self
 

@@ -59,6 +59,35 @@ def _shape(a):
     return tuple(np.shape(a.data if isinstance(a, Tensor) else a))
 
 
+class StateDictError(RuntimeError, ValueError):
+    """A state dict whose keys or shapes do not fit the model; ``.problems`` lists them one by one."""
+
+    def __init__(self, message, problems=()):
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+def state_dict_problems(module, state_dict, strict=True, source="state_dict"):
+    """What keeps ``state_dict`` from loading strictly into ``module``: one sentence per key.
+
+    Args:
+        module: the Module to load into (its parameters and persistent buffers).
+        state_dict: {name: array or Tensor}.
+        strict: also report missing and unexpected keys (shapes are always checked).
+        source: how the messages call the state dict ("state_dict", "file").
+    Returns:
+        A list of strings, e.g. ``"missing key fc.bias (expected shape (3,))"``; empty when it fits.
+    """
+    want = {k: t.shape for k, t in module._state_targets().items()}
+    problems = []
+    if strict:
+        problems += [f"missing key {k} (expected shape {shape})" for k, shape in want.items() if k not in state_dict]
+        problems += [f"unexpected key {k} (shape {_shape(v)})" for k, v in state_dict.items() if k not in want]
+    problems += [f"shape mismatch for {k}: model expects {shape}, {source} has {_shape(state_dict[k])}"
+                 for k, shape in want.items() if k in state_dict and _shape(state_dict[k]) != shape]
+    return problems
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -288,25 +317,17 @@ class Module:
         Returns:
             IncompatibleKeys(missing_keys, unexpected_keys) (empty lists when strict).
         Raises:
-            RuntimeError for missing/unexpected keys or shapes; CheckpointError (a
-            ValueError) when a tensor's kind (float/int/bool) differs from the model's.
-            Non-finite float weights load, with a RuntimeWarning naming them.
+            StateDictError (a RuntimeError, as in PyTorch, and a ValueError) for missing/unexpected
+            keys or shapes; CheckpointError (a ValueError) when a tensor's kind (float/int/bool)
+            differs from the model's.  Non-finite float weights load, with a RuntimeWarning naming them.
         """
         targets = self._state_targets()
+        problems = state_dict_problems(self, state_dict, strict)
+        if problems:
+            raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
+                                 + "\n  ".join(problems), problems)
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
-        mismatched = [(k, t.shape, _shape(state_dict[k])) for k, t in targets.items()
-                      if k in state_dict and t.shape != _shape(state_dict[k])]
-        problems = []
-        if strict and missing:
-            problems.append(f"missing keys ({len(missing)}): " + ", ".join(missing))
-        if strict and unexpected:
-            problems.append(f"unexpected keys ({len(unexpected)}): " + ", ".join(unexpected))
-        for k, want, got in mismatched:
-            problems.append(f"shape mismatch for {k}: model expects {want}, state_dict has {got}")
-        if problems:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
-                               + "\n  ".join(problems))
         arrays = {k: np.asarray(state_dict[k].data if isinstance(state_dict[k], Tensor) else state_dict[k])
                   for k in targets if k in state_dict}
         for k, v in arrays.items():
