@@ -5,7 +5,6 @@ and exposes ``register(subparsers, pretrain_subparsers)``.  Heavy imports
 (numba, the models) happen inside the command handlers, so ``minitl --help``
 stays instant.
 """
-import argparse
 import importlib
 import sys
 
@@ -24,7 +23,10 @@ COMMAND_MODULES = [
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    """The ``minitl`` parser: every subcommand's parser is a ``_args.ArgumentParser``, so each option's
+    help line shows its default."""
+    from minitl.commands._args import ArgumentParser
+    parser = ArgumentParser(
         prog="minitl",
         description="minitl: learn transfer learning by building it (word2vec, tiny GPT, tiny BERT).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -68,3 +68,43 @@ def probability(text):
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text} is not a probability (it must be between 0 and 1)")
     return value
+
+
+def _shown(default):
+    """A default as the user would type it: ``100 1000`` for a list."""
+    return " ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help line ends with its default, as ``ArgumentDefaultsHelpFormatter`` does,
+    except where there is none to show (a flag's False, a None) or the help already says it."""
+
+    def _get_help_string(self, action):
+        help = action.help or ""
+        default = action.default
+        if ("(default" in help or default is argparse.SUPPRESS or default is None
+                or isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction,
+                                       argparse._StoreConstAction, argparse._HelpAction))):
+            return help
+        if action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
+            return f"{help} (default: {_shown(default).replace('%', '%%')})".lstrip()
+        return help
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """The parser of every minitl command: ``HelpFormatter`` unless a command asks for another, and
+    an option given no help still gets a line showing its default."""
+
+    def __init__(self, *args, formatter_class=HelpFormatter, **kwargs):
+        if formatter_class is argparse.ArgumentDefaultsHelpFormatter:   # ours also leaves out "None"
+            formatter_class = HelpFormatter
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        if (action.option_strings and not action.help and action.default is not None
+                and not isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction,
+                                            argparse._StoreConstAction))):
+            # argparse prints no line for an option without help; this one shows the default
+            action.help = f"(default: {_shown(action.default)})".replace("%", "%%")
+        return action

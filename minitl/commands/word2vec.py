@@ -18,18 +18,20 @@ def register(subparsers, pretrain_subparsers):
                     "tweets-text; see `minitl datasets`) or a text file with one document per line.")
     p.add_argument("--corpus", default="wiki+news", help="dataset names joined by '+', or a text file")
     kind = p.add_mutually_exclusive_group()
-    kind.add_argument("--sg", dest="sg", action="store_true", default=True, help="skip-gram (default)")
+    kind.add_argument("--sg", dest="sg", action="store_true", default=True, help="skip-gram (the default)")
     kind.add_argument("--cbow", dest="sg", action="store_false", help="continuous bag of words")
     p.add_argument("--dim", type=positive_int, default=100, help="vector size")
-    p.add_argument("--epochs", type=positive_int, default=5)
-    p.add_argument("--window", type=positive_int, default=5)
+    p.add_argument("--epochs", type=positive_int, default=5, help="passes over the corpus")
+    p.add_argument("--window", type=positive_int, default=5, help="context words on each side (at most)")
     p.add_argument("--negative", type=positive_int, default=5, help="noise words per pair")
     p.add_argument("--min-count", type=nonnegative_int, default=5, help="ignore words rarer than this")
     p.add_argument("--sample", type=nonnegative_float, default=1e-3, help="subsampling threshold (0: off)")
-    p.add_argument("--alpha", type=positive_float, default=None, help="initial learning rate (0.025 sg, 0.05 cbow)")
-    p.add_argument("--workers", type=positive_int, default=2, help="threads")
-    p.add_argument("--seed", type=nonnegative_int, default=0)
-    p.add_argument("--out", required=True, help="checkpoint directory to write")
+    p.add_argument("--alpha", type=positive_float, default=None,
+                   help="initial learning rate (default: 0.025 for skip-gram, 0.05 for CBOW)")
+    p.add_argument("--workers", type=positive_int, default=2,
+                   help="threads (Hogwild: with more than 1 the vectors differ from run to run)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (initial vectors, sampling)")
+    p.add_argument("--out", required=True, help="checkpoint directory to write (required)")
     p.add_argument("--no-eval", action="store_true", help="skip the analogy/WordSim/SimLex evaluation")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=pretrain)
@@ -39,7 +41,7 @@ def register(subparsers, pretrain_subparsers):
                                           "an analogy a : b :: c : ? with --analogy a b c.")
     n.add_argument("dir", help="a directory written by `minitl pretrain word2vec`")
     n.add_argument("words", nargs="*", help="words to look up")
-    n.add_argument("--topn", type=positive_int, default=10)
+    n.add_argument("--topn", type=positive_int, default=10, help="neighbours shown per word")
     n.add_argument("--analogy", nargs=3, metavar=("A", "B", "C"), help="a : b :: c : ? (b - a + c)")
     n.set_defaults(func=neighbors)
 
@@ -83,6 +85,10 @@ def pretrain(args):
         print(f"analogies {metrics['analogy_acc']:.2%} of {metrics['analogy_covered']} covered questions "
               f"(coverage {metrics['analogy_coverage']:.1%}); WordSim-353 rho "
               f"{metrics['wordsim_spearman']:.3f}; SimLex-999 rho {metrics['simlex_spearman']:.3f}")
+    from minitl.models.word2vec_eval import untrained_warning
+    warning = untrained_warning(wv) if len(wv) >= 3 else None
+    if warning:
+        print(f"warning: {warning}")
     for w in [w for w in PROBES if w in wv][:6]:
         print(f"  {w:10s} " + ", ".join(n for n, _ in wv.most_similar(w, topn=6)))
     where = model.save(args.out, vectors_txt=True, meta={
@@ -108,6 +114,10 @@ def neighbors(args):
     if not args.words and not args.analogy:
         print("minitl neighbors: give words to look up, or --analogy A B C", file=sys.stderr)
         return 2
+    from minitl.models.word2vec_eval import untrained_warning
+    warning = untrained_warning(wv) if len(wv) >= 3 else None
+    if warning:
+        print(f"minitl neighbors: warning: {warning}", file=sys.stderr)
     try:
         if args.analogy:
             a, b, c = args.analogy
