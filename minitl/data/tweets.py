@@ -31,11 +31,12 @@ against a 50% (binary) or 33% (3-class) chance line.  Train keeps the raw
 imbalance (about 5 negatives to 1 positive); ``Dataset.class_balance()`` says so.
 """
 import csv
-import hashlib
 import html
 import io
 import re
 from functools import lru_cache
+
+from minitl.data.registry import split_rank as _rank
 
 CONFIDENCE = 0.6
 N_EVAL = 500            # per class, in validation and in test
@@ -76,10 +77,6 @@ def _key(text):
     t = re.sub(r"^rt @\w+:?\s*", "", text.lower())
     t = re.sub(r"https?://\S+|[^\w\s]", " ", t)
     return " ".join(t.split()) or " ".join(text.lower().split())
-
-
-def _rank(key):
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def read_rows(path):
