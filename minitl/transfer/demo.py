@@ -20,6 +20,7 @@ over a few random draws of the n labelled tweets.
 import json
 import os
 import time
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -28,10 +29,12 @@ from minitl import data
 from minitl.text.words import tokenize
 from minitl.transfer.baselines import fit_bow_classifier, fit_probe, mean_word_vectors
 from minitl.transfer.metrics import balanced_accuracy
-from minitl.transfer.probe import balanced_subsample
+from minitl.progress import Progress
+from minitl.transfer.probe import balanced_subsample, format_percent
 
 
-def run(quick=True, seed=0, label_counts=(100, 1000), draws=3, out=None, progress=True, epochs=None):
+def run(quick: bool = True, seed: int = 0, label_counts: Sequence[int] = (100, 1000), draws: int = 3,
+        out: Optional[str] = None, progress: bool = True, epochs: Optional[int] = None) -> Dict[str, Any]:
     """Run the experiment; returns a results dict (also written to ``out/results.json``)."""
     from minitl.models.word2vec import Word2Vec, Word2VecConfig
 
@@ -60,6 +63,8 @@ def run(quick=True, seed=0, label_counts=(100, 1000), draws=3, out=None, progres
     tr_vec, te_vec = mean_word_vectors(tr_tok, wv), mean_word_vectors(te_tok, wv)
     rng = np.random.default_rng(seed)
     rows, fit_seconds = [], {"word2vec features (pretrained)": [], "bag of words (from scratch)": []}
+    bar = Progress(total=len(label_counts) * draws, desc="probes (word2vec features, bag of words)",
+                   unit="draw", disable=not progress)
     for n in label_counts:
         scores = {name: [] for name in fit_seconds}
         chosen_C = {name: [] for name in fit_seconds}
@@ -76,14 +81,17 @@ def run(quick=True, seed=0, label_counts=(100, 1000), draws=3, out=None, progres
             fit_seconds["bag of words (from scratch)"].append(time.perf_counter() - t)
             scores["bag of words (from scratch)"].append(balanced_accuracy(test.labels, bow.predict(te_tok)))
             chosen_C["bag of words (from scratch)"].append(bow.clf.C_)
+            bar.update(1, labels=n, draw=f"{d + 1}/{draws}")
         for name, s in scores.items():
             rows.append({"labels": n, "model": name, "balanced_acc": float(np.mean(s)),
                          "std": float(np.std(s)), "draws": draws, "per_draw": [float(v) for v in s],
                          "C": [float(c) for c in chosen_C[name]]})
 
-    print(f"\n{'labels':>7}  {'model':<32} {'balanced acc (test, chance 50%)':>32}")
+    bar.close()
+    spread = f"mean ± std over {draws} draws" if draws > 1 else "one draw"
+    print(f"\n{'labels':>7}  {'model':<32} balanced accuracy (test, chance 50%; {spread})")
     for r in rows:
-        print(f"{r['labels']:>7}  {r['model']:<32} {100 * r['balanced_acc']:>24.1f}% ± {100 * r['std']:.1f}")
+        print(f"{r['labels']:>7}  {r['model']:<32} {format_percent(r['per_draw'])}")
     result = {"experiment": "demo: word2vec features vs from scratch", "quick": quick, "seed": seed,
               "pretrain_words": n_words, "vocab": len(wv), "rows": rows,
               "cv_fit_seconds": {k: [round(v, 2) for v in ts] for k, ts in fit_seconds.items()},
@@ -97,21 +105,48 @@ def run(quick=True, seed=0, label_counts=(100, 1000), draws=3, out=None, progres
     return result
 
 
-def _plot(rows, path):
+def _plot(rows: List[Dict[str, Any]], path: str) -> str:
+    """Save the demo's figure (``figure``) as a PNG; returns the path."""
+    import matplotlib.pyplot as plt
+    fig = figure(rows)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def figure(rows: List[Dict[str, Any]]):
+    """The demo's figure: balanced accuracy against the number of labels, one line per model.
+
+    The x axis is logarithmic with ticks at the label counts written out (100, 1,000); the y axis
+    is the whole 0-100% scale with chance marked; the title says what the error bars are.
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for name in dict.fromkeys(r["model"] for r in rows):
-        rs = [r for r in rows if r["model"] == name]
-        ax.errorbar([r["labels"] for r in rs], [100 * r["balanced_acc"] for r in rs],
-                    yerr=[100 * r["std"] for r in rs], marker="o", capsize=3, label=name)
-    ax.axhline(50, color="grey", ls="--", lw=1, label="chance")
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+    draws = max(r["draws"] for r in rows)
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for k, name in enumerate(dict.fromkeys(r["model"] for r in rows)):
+        rs = sorted((r for r in rows if r["model"] == name), key=lambda r: r["labels"])
+        x, y = [r["labels"] for r in rs], [100 * r["balanced_acc"] for r in rs]
+        ax.errorbar(x, y, yerr=[100 * r["std"] for r in rs] if draws > 1 else None,
+                    marker="o", capsize=3, label=name, color=f"C{k}")
+        for xi, yi in zip(x, y):     # the number itself, so nobody reads it off the axis
+            ax.annotate(f"{yi:.1f}%", (xi, yi), textcoords="offset points", xytext=(6, -12 if k else 6),
+                        fontsize=7, color=f"C{k}")
+    ax.axhline(50, color="grey", ls="--", lw=1, label="chance (50%)")
     ax.set_xscale("log")
-    ax.set_xlabel("labelled tweets")
-    ax.set_ylabel("balanced accuracy (%)")
-    ax.set_title("Pretrained features vs from scratch")
-    ax.legend(fontsize=8)
+    xs = sorted({r["labels"] for r in rows})
+    ax.xaxis.set_major_locator(FixedLocator(xs))
+    ax.set_xticks(xs, [f"{v:,}" for v in xs])                  # 100, 1,000 -- not 10^2, 10^3
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlim(xs[0] / 1.6, xs[-1] * 1.6)
+    ax.set_ylim(0, 100)                                         # the whole scale: gaps look as big as they are
+    ax.set_xlabel("labelled tweets used for training (log scale)")
+    ax.set_ylabel("balanced accuracy on the test split (%)")
+    bars = f"error bars: ± std over {draws} draws of the labelled tweets" if draws > 1 else "one draw: no error bars"
+    ax.set_title(f"Pretrained features vs from scratch\n({bars})", fontsize=9)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
