@@ -49,6 +49,7 @@ def test_too_small_vocab_is_an_error():
 def test_special_ids_are_fixed(tok):
     assert [tok.pad_id, tok.unk_id, tok.cls_id, tok.sep_id, tok.mask_id, tok.eot_id] == [0, 1, 2, 3, 4, 5]
     assert [tok.id_to_token(i) for i in range(6)] == SPECIALS
+    assert [tok.id_to_token(i) for i in tok.all_special_ids] == SPECIALS     # what MLM masking never picks
     # literal special strings are plain text unless asked for
     assert tok.eot_id not in tok.encode("a<|endoftext|>b")
     assert tok.encode("a<|endoftext|>b", allowed_special=True) == tok.encode("a") + [tok.eot_id] + tok.encode("b")

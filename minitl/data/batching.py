@@ -7,6 +7,7 @@ just before makes the batches reproducible).
 import numpy as np
 
 from minitl import random as _random
+from minitl.text.bpe import BPETokenizer
 
 IGNORE_INDEX = -100
 
@@ -65,16 +66,16 @@ def lm_batches(tokens, block_size, batch_size, shuffle=True, generator=None, dro
 
 
 # ---- masked language modelling (BERT) --------------------------------------------------
-def mlm_mask(ids, vocab_size, mask_id=4, special_ids=(0, 1, 2, 3, 4, 5), attention_mask=None,
-             mlm_probability=0.15, generator=None, ignore_index=IGNORE_INDEX):
+def mlm_mask(ids, vocab_size, mask_id=BPETokenizer.mask_id, special_ids=BPETokenizer.all_special_ids,
+             attention_mask=None, mlm_probability=0.15, generator=None, ignore_index=IGNORE_INDEX):
     """BERT's masking: choose 15% of the real, non-special tokens; of those, 80% become
     ``[MASK]``, 10% a random (non-special) token, 10% stay as they are.
 
     Args:
         ids: int array (B, T). attention_mask: bool (B, T), False on padding (never chosen).
-        vocab_size, mask_id: ``tok.vocab_size`` and ``tok.mask_id`` (4 in minitl's BPE).
-        special_ids: ids never chosen and never drawn as random tokens
-            (``[PAD] [UNK] [CLS] [SEP] [MASK] <|endoftext|>`` for minitl's BPE).
+        vocab_size, mask_id: ``tok.vocab_size`` and ``tok.mask_id`` (minitl's BPE by default).
+        special_ids: ids never chosen and never drawn as random tokens: ``tok.all_special_ids``
+            (``[PAD] [UNK] [CLS] [SEP] [MASK] <|endoftext|>`` for minitl's BPE, the default).
     Returns:
         ``inputs`` (the corrupted ids) and ``labels`` int64 (B, T): the original id
         where a token was chosen, ``ignore_index`` elsewhere.

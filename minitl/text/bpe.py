@@ -57,6 +57,7 @@ class BPETokenizer:
 
     # ids of the specials, named as in Hugging Face tokenizers
     pad_id, unk_id, cls_id, sep_id, mask_id, eot_id = range(N_SPECIAL)
+    all_special_ids = tuple(range(N_SPECIAL))     # never masked or drawn as random tokens in MLM
 
     @property
     def vocab_size(self):
