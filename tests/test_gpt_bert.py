@@ -246,3 +246,22 @@ def test_plot_attention_writes_a_png(tmp_path, tok):
     path = plot_attention(m, "the cat sat", layer=-1, path=str(tmp_path / "a.png"))
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_perplexity_is_over_consecutive_windows_and_every_later_token_once():
+    from minitl.models.gpt import evaluate_lm
+    m = gpt(block_size=8).eval()
+    stream = ids((1, 3 * 8 + 1 + 5))[0]                     # 3 windows of 8 (+1) and 5 left over
+    total, count = evaluate_lm(m, stream, batch_size=2)
+    assert count == 3 * 8                                   # the 5 leftover tokens are never targets
+    want = 0.0
+    for s in (0, 8, 16):                                    # by hand: window s..s+7 predicts s+1..s+8
+        logits, _ = m(stream[None, s:s + 8])
+        z = logits.data[0].astype(np.float64)               # (8, V)
+        top = z.max(1, keepdims=True)
+        logp = z - top - np.log(np.exp(z - top).sum(1, keepdims=True))
+        want -= logp[np.arange(8), stream[s + 1:s + 9]].sum()
+    assert total == pytest.approx(want, rel=1e-5)
+    assert m.perplexity(stream, batch_size=3) == pytest.approx(np.exp(want / 24), rel=1e-5)
+    with pytest.raises(ValueError, match="fewer than one window of 9"):
+        evaluate_lm(m, stream[:8])

@@ -20,6 +20,7 @@ import numpy as np
 
 import minitl
 from minitl import random as mrandom
+from minitl.data.batching import lm_batches
 from minitl.models.base import PretrainedMixin
 from minitl.models.blocks import Block, TransformerConfig, init_weights
 from minitl.nn import functional as F
@@ -138,17 +139,13 @@ def evaluate_lm(model, ids, batch_size=32):
     consecutive non-overlapping windows of a 1-D id array."""
     T = model.config.block_size
     ids = np.asarray(ids, dtype=np.int64)
-    n_win = (len(ids) - 1) // T
-    if n_win < 1:
+    if len(ids) - 1 < T:
         raise ValueError(f"evaluate_lm: {len(ids)} tokens is fewer than one window of {T + 1}")
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     with minitl.no_grad():
-        for s in range(0, n_win, batch_size):
-            starts = np.arange(s, min(s + batch_size, n_win)) * T          # (b,)
-            x = ids[starts[:, None] + np.arange(T)]                        # (b, T)
-            y = ids[starts[:, None] + np.arange(1, T + 1)]                 # (b, T)
+        for x, y in lm_batches(ids, T, batch_size, shuffle=False):        # (b, T) each, stride T
             _, loss = model(x, y)
             total += float(loss.data) * y.size
             count += y.size
