@@ -1,4 +1,5 @@
 """Module tree, naming, state_dict, strict loading, freezing, layers and containers."""
+import io
 from collections import OrderedDict
 
 import numpy as np
@@ -301,3 +302,25 @@ def test_deepcopy_gives_an_independent_model():
     b[0].freeze()
     assert not np.array_equal(a[0].weight.data, b[0].weight.data) and a[0].weight.requires_grad
     assert isinstance(b[0].weight, nn.Parameter) and [n for n, _ in b.named_parameters()] == ["0.weight", "0.bias"]
+
+
+def test_forward_hook_sees_each_call_can_replace_the_output_and_is_removed():
+    lin = nn.Linear(2, 3)
+    seen = []
+    h = lin.register_forward_hook(lambda m, args, out: seen.append((m, args[0].shape, out.shape)))
+    x = minitl.tensor(np.ones((4, 2)))
+    y = lin(x)
+    assert seen == [(lin, (4, 2), (4, 3))]
+    h2 = lin.register_forward_hook(lambda m, args, out: out * 0.0)      # a return value replaces the output
+    assert np.all(lin(x).data == 0) and len(seen) == 2
+    h.remove()
+    h2.remove()
+    np.testing.assert_array_equal(lin(x).data, y.data)
+    assert len(seen) == 2 and not lin._forward_hooks
+
+
+def test_model_summary_leaves_no_hook_or_patched_forward_behind():
+    from minitl.models import GPT, GPTConfig
+    m = GPT(GPTConfig.from_preset("nano"))
+    m.summary(T=4, file=io.StringIO())
+    assert all(not mod._forward_hooks and "forward" not in mod.__dict__ for mod in m.modules())

@@ -162,19 +162,19 @@ class PretrainedMixin:
         T = T or min(8, self.config.block_size)
         shapes = {}
         mods = [(n, m) for n, m in self.named_modules() if n]
-        for name, m in mods:
-            def wrapped(*a, _f=m.forward, _n=name, **kw):
-                out = _f(*a, **kw)
+
+        def record(name):
+            def hook(module, args, out):
                 first = out[0] if isinstance(out, tuple) else out
-                shapes[_n] = tuple(first.shape) if isinstance(first, Tensor) else None
-                return out
-            object.__setattr__(m, "forward", wrapped)
+                shapes[name] = tuple(first.shape) if isinstance(first, Tensor) else None
+            return hook
+        handles = [m.register_forward_hook(record(name)) for name, m in mods]
         try:
             with minitl.no_grad():
                 self.hidden(np.zeros((1, T), np.int64), None)
         finally:
-            for _, m in mods:
-                del m.__dict__["forward"]
+            for h in handles:
+                h.remove()
         lines = [f"{type(self).__name__} summary (input (1, {T})); params include sub-layers:",
                  f"{'layer':<28}{'type':<16}{'params':>10}  output shape"]
         for name, m in mods:

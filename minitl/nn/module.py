@@ -88,6 +88,16 @@ def state_dict_problems(module, state_dict, strict=True, source="state_dict"):
     return problems
 
 
+class _HookHandle:
+    """What ``register_forward_hook`` returns: ``handle.remove()`` takes the hook off again."""
+
+    def __init__(self, hooks, key):
+        self._hooks, self._key = hooks, key
+
+    def remove(self):
+        self._hooks.pop(self._key, None)
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -102,6 +112,7 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_hooks", {})
 
     # -- registration -----------------------------------------------------
     def __setattr__(self, name, value):
@@ -357,7 +368,25 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        out = self.forward(*args, **kwargs)
+        if self._forward_hooks:
+            for hook in list(self._forward_hooks.values()):
+                replaced = hook(self, args, out)
+                if replaced is not None:
+                    out = replaced
+        return out
+
+    def register_forward_hook(self, hook):
+        """Call ``hook(module, args, output)`` after every ``module(...)``, as in PyTorch.
+
+        Args:
+            hook: a function; if it returns something other than None, that becomes the output.
+        Returns:
+            A handle whose ``remove()`` unregisters the hook.
+        """
+        key = object()
+        self._forward_hooks[key] = hook
+        return _HookHandle(self._forward_hooks, key)
 
     def extra_repr(self):
         """The text inside the parentheses, e.g. ``in_features=2, out_features=3``."""
