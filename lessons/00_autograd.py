@@ -11,6 +11,10 @@ What you will see:
   3. a small MLP trained on two interleaved spirals, and what freezing a layer
      means: its weights stay byte-identical while the rest learns.
 
+Plots (in --out): 00_autograd_spirals.png, the decision regions of the MLP with every layer
+trained beside the one whose first layer stayed frozen; 00_autograd_frozen.png, the loss of
+both runs and how far each first layer moved from where it started.
+
 Run:  python lessons/00_autograd.py [--smoke|--quick|--full] [--steps=300] [--out DIR]
 """
 import os
@@ -77,24 +81,28 @@ def train(freeze_first):
     if freeze_first:
         model[0].freeze()
     before = model[0].weight.data.tobytes()
+    start = model[0].weight.data.copy()
     opt = optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     print("   " + optim.param_summary(model))
+    history = {"loss": [], "moved": []}        # per step: the loss, ||W1 - W1 at the start||
     for step in range(args.steps):
         logits = model(minitl.tensor(X))
         loss = F.cross_entropy(logits, labels)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        history["loss"].append(loss.item())
+        history["moved"].append(float(np.linalg.norm(model[0].weight.data - start)))
         if step % max(1, args.steps // 5) == 0 or step == args.steps - 1:
             acc = (logits.numpy().argmax(1) == labels).mean()
             print(f"   step {step:4d}  loss {loss.item():.4f}  train accuracy {100 * acc:5.1f}%")
     same = model[0].weight.data.tobytes() == before
-    return model, acc, same
+    return model, acc, same, history
 
 
-model, acc, same = train(freeze_first=False)
+model, acc, same, hist = train(freeze_first=False)
 print(f"   first layer unchanged: {same}\n")
-_, acc_frozen, same_frozen = train(freeze_first=True)
+model_frozen, acc_frozen, same_frozen, hist_frozen = train(freeze_first=True)
 print(f"   with the first layer frozen -- unchanged: {same_frozen}, accuracy {100 * acc_frozen:.1f}% "
       "(a frozen random layer is a fixed feature map; the rest still learns on top of it)")
 
@@ -105,12 +113,46 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 g = np.linspace(-1.2, 1.2, 150, dtype=np.float32)
 grid = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
-with minitl.no_grad():
-    pred = model(minitl.tensor(grid)).numpy().argmax(1).reshape(len(g), len(g))
-fig, ax = plt.subplots(figsize=(4, 4))
-ax.contourf(g, g, pred, alpha=0.3, cmap="coolwarm")
-ax.scatter(X[:, 0], X[:, 1], c=labels, s=6, cmap="coolwarm")
-ax.set_title(f"MLP decision regions ({100 * acc:.0f}% train accuracy)")
+fig, axes = plt.subplots(1, 2, figsize=(8.5, 4.3), sharey=True)
+for ax, m, a, what in ((axes[0], model, acc, "every layer trained"),
+                       (axes[1], model_frozen, acc_frozen, "first layer frozen at its random start")):
+    with minitl.no_grad():
+        pred = m(minitl.tensor(grid)).numpy().argmax(1).reshape(len(g), len(g))
+    ax.contourf(g, g, pred, levels=[-0.5, 0.5, 1.5], colors=["tab:blue", "tab:red"], alpha=0.2)
+    for k, colour in enumerate(("tab:blue", "tab:red")):
+        ax.scatter(X[labels == k, 0], X[labels == k, 1], s=6, color=colour, label=f"class {k} (spiral arm {k + 1})")
+    ax.set_title(f"{what}: {100 * a:.0f}% train accuracy", fontsize=9)
+    ax.set_xlabel("x1 (input feature 1)")
+    ax.set_aspect("equal")
+axes[0].set_ylabel("x2 (input feature 2)")
+axes[0].legend(fontsize=7, loc="lower left", title="points; shading = predicted class", title_fontsize=7)
+fig.suptitle(f"MLP decision regions on two spirals ({args.steps} steps of AdamW)", fontsize=10)
+fig.tight_layout()
 path = os.path.join(args.out, "00_autograd_spirals.png")
 fig.savefig(path, dpi=110, bbox_inches="tight")
-print(f"\n   plot: {path}")
+plt.close(fig)
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.5, 3.5))
+steps = np.arange(1, args.steps + 1)
+for h, what, style in ((hist, "every layer trained", "-"), (hist_frozen, "first layer frozen", "--")):
+    ax1.plot(steps, h["loss"], style, label=what)
+    ax2.plot(steps, h["moved"], style, label=what)
+ax1.set_xlabel("step")
+ax1.set_ylabel("training loss (cross-entropy)")
+ax1.set_title(f"final loss {hist['loss'][-1]:.3f} (all trained) vs {hist_frozen['loss'][-1]:.3f} (frozen)",
+              fontsize=9)
+ax2.set_xlabel("step")
+ax2.set_ylabel("||W1 - W1 at step 0|| (first layer)")
+ax2.set_title(f"the frozen layer moved {max(hist_frozen['moved']):g}, the trained one {hist['moved'][-1]:.2f}",
+              fontsize=9)
+for ax in (ax1, ax2):
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+fig.tight_layout()
+path2 = os.path.join(args.out, "00_autograd_frozen.png")
+fig.savefig(path2, dpi=110, bbox_inches="tight")
+plt.close(fig)
+print(f"   check: the frozen first layer moved exactly 0 and the trained one did not: "
+      f"{max(hist_frozen['moved']) == 0.0 and hist['moved'][-1] > 0}")
+print(f"\n   plots: {path} (decision regions, trained vs frozen first layer), "
+      f"{path2} (loss, and how far the first layer moved)")
