@@ -265,3 +265,22 @@ def test_perplexity_is_over_consecutive_windows_and_every_later_token_once():
     assert m.perplexity(stream, batch_size=3) == pytest.approx(np.exp(want / 24), rel=1e-5)
     with pytest.raises(ValueError, match="fewer than one window of 9"):
         evaluate_lm(m, stream[:8])
+
+
+def test_texts_are_wrapped_as_in_pretraining_in_one_place(tok):
+    from minitl.transfer.classifier import SequenceClassifier
+    texts = ["the cat sat", "", "a dog and a cat and a dog and a cat and a dog and the mat"]
+    g, b = gpt(vocab_size=tok.vocab_size, block_size=8), bert(vocab_size=tok.vocab_size, block_size=8)
+    g.tokenizer = b.tokenizer = tok
+    gs, bs = g.encode(texts), b.encode(texts)
+    assert gs[0] == [tok.eot_id] + tok.encode("the cat sat") and gs[1] == [tok.eot_id]   # GPT: <|endoftext|> text
+    assert bs[0] == [tok.cls_id] + tok.encode("the cat sat") + [tok.sep_id]             # BERT: [CLS] text [SEP]
+    assert bs[1] == [tok.cls_id, tok.sep_id] and max(map(len, gs + bs)) == 8             # truncated to block_size
+    # the frozen features (probes) and the classifier see the very same ids
+    for m in (g, b):
+        assert SequenceClassifier(m, 2).encode(texts) == m.encode(texts)
+        ids = np.zeros((1, 8), np.int64)
+        seq = m.encode(texts[:1])[0]
+        ids[0, :len(seq)] = seq
+        mask = ids != tok.pad_id
+        np.testing.assert_allclose(m.encode_texts(texts[:1]), m.eval().features(ids, mask).data, rtol=1e-6)

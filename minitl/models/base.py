@@ -21,6 +21,7 @@ import numpy as np
 
 import minitl
 from minitl import checkpoint
+from minitl.data.batching import pad_sequences
 from minitl.nn.module import StateDictError, state_dict_problems
 from minitl.optim.clip import grad_norm
 from minitl.tensor import Tensor
@@ -133,25 +134,42 @@ class PretrainedMixin:
         """Mean of the final hidden states over the real tokens: (B, T) ids -> (B, C)."""
         return mean_pool(self.hidden(idx, attention_mask), attention_mask)
 
-    def encode_texts(self, texts, tokenizer=None, batch_size=128):
-        """Frozen features for a list of texts: (N,) strings -> (N, C) float32 numpy array.
+    def encode(self, texts, tokenizer=None, max_length=None):
+        """Texts -> ragged id lists, wrapped as the model saw text in pretraining.
 
-        Texts are truncated to block_size; BERT's get [CLS] ... [SEP] as in pretraining.
+        BERT (``uses_special_tokens``) gets ``[CLS] text [SEP]``; GPT and the others
+        ``<|endoftext|>`` then the text (in the pretraining stream every document follows
+        one).  The one place texts are wrapped: ``encode_texts`` and ``SequenceClassifier``
+        both call it.
+
+        Args:
+            texts: strings.  tokenizer: default ``self.tokenizer``.
+            max_length: longest sequence, the specials included (default block_size).
+        Returns:
+            A list of id lists, each at least one token long.
         """
         tok = tokenizer or self.tokenizer
         if tok is None:
-            raise ValueError(f"{type(self).__name__}.encode_texts: no tokenizer")
-        specials = self.uses_special_tokens
+            raise ValueError(f"{type(self).__name__}.encode: no tokenizer (pass tokenizer= or use from_pretrained)")
+        T = max_length or self.config.block_size
+        if self.uses_special_tokens:
+            seqs, _ = tok.encode_batch(list(texts), max_length=T, padding=False, add_special_tokens=True)
+            return seqs
+        return [[tok.eot_id] + tok.encode(t)[:T - 1] for t in texts]
+
+    def encode_texts(self, texts, tokenizer=None, batch_size=128):
+        """Frozen features for a list of texts: (N,) strings -> (N, C) float32 numpy array.
+
+        Each text is wrapped by ``encode`` (truncated to block_size), and its hidden states
+        are mean-pooled over its real tokens.
+        """
+        tok = tokenizer or self.tokenizer
         was_training = self.training
         self.eval()
         out = []
         with minitl.no_grad():
             for s in range(0, len(texts), batch_size):
-                # without [CLS]/[SEP] a batch of empty texts would be (b, 0): pad GPT's to block_size
-                ids, mask = tok.encode_batch(list(texts[s:s + batch_size]), max_length=self.config.block_size,
-                                             padding=True if specials else "max_length",
-                                             add_special_tokens=specials)          # (b, T), (b, T)
-                mask[:, 0] = True                                  # an empty text still pools one position
+                ids, mask = pad_sequences(self.encode(texts[s:s + batch_size], tok), tok.pad_id)  # (b, T)
                 out.append(self.features(ids, mask).data)          # (b, C)
         self.train(was_training)
         return np.concatenate(out).astype(np.float32)
