@@ -56,19 +56,31 @@ def stop_at(k):
     return get
 
 
-def test_resume_is_identical_to_an_uninterrupted_run(tmp_path):
+def logged_lrs(out_dir):
+    with open(os.path.join(out_dir, "metrics.jsonl")) as f:
+        return [(r["step"], r["lr"]) for r in map(json.loads, f) if "lr" in r]
+
+
+@pytest.mark.parametrize("stop", [1, 3, 6])
+def test_resume_is_identical_to_an_uninterrupted_run(tmp_path, stop):
+    # warmup is 3 steps of 10: stopped inside the warmup (1), right after it (3, the peak) and
+    # in the cosine decay (6), so a scheduler restored one step off, or restarted, shows
     full = run_straight(tmp_path, 10)
-    # the same 10-step run stopped after 4 steps (past the 3 warmup steps), then a fresh
-    # process-like start (new model, new optimizer, another global seed) resumes it
+    # the same 10-step run stopped after `stop` steps, then a fresh process-like start
+    # (new model, new optimizer, another global seed) resumes it
     a = make_model()
-    Trainer(a, gpt_loss, stop_at(4), config(10), out_dir=str(tmp_path / "split")).fit()
+    Trainer(a, gpt_loss, stop_at(stop), config(10), out_dir=str(tmp_path / "split")).fit()
     minitl.manual_seed(999)  # whatever the generator holds now must not matter
     b = make_model()
     minitl.manual_seed(999)
-    Trainer(b, gpt_loss, get_batch, config(10), out_dir=str(tmp_path / "split")).fit(resume=True)
+    asked = []
+    Trainer(b, gpt_loss, lambda step: asked.append(step) or get_batch(step), config(10),
+            out_dir=str(tmp_path / "split")).fit(resume=True)
     assert weight_bytes(b) == weight_bytes(full)
-    # and the resumed run really continued: after 4 of 10 steps the weights were not yet there
-    assert weight_bytes(a) != weight_bytes(full)
+    assert asked == list(range(stop, 10))       # it continued at step `stop`, it did not start over
+    # the learning rate of every logged step is the uninterrupted run's
+    assert logged_lrs(tmp_path / "split") == logged_lrs(tmp_path / "straight")
+    assert len(set(lr for _, lr in logged_lrs(tmp_path / "straight"))) == 5     # (the lr moves at each log)
 
 
 def test_resume_refuses_another_schedule(tmp_path):
