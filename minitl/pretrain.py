@@ -192,7 +192,7 @@ def _check_resume(cfg, run_file, out):
                              f"used {saved[key]!r}")
 
 
-def build_model(cfg: PretrainConfig, tok):
+def build_model(cfg: PretrainConfig, tok) -> "minitl.nn.Module":
     """The model to train: a fresh one of the preset, or the ``init`` checkpoint."""
     from minitl.models import BERT, BERTConfig, GPT, GPTConfig
     Model, Config = (GPT, GPTConfig) if cfg.kind == "gpt" else (BERT, BERTConfig)

@@ -20,7 +20,7 @@ over a few random draws of the n labelled tweets.
 import json
 import os
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from minitl.transfer.baselines import fit_bow_classifier, fit_probe, mean_word_v
 from minitl.transfer.metrics import balanced_accuracy
 from minitl.progress import Progress
 from minitl.transfer.probe import balanced_subsample, format_percent
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def run(quick: bool = True, seed: int = 0, label_counts: Sequence[int] = (100, 1000), draws: int = 3,
@@ -114,7 +117,7 @@ def _plot(rows: List[Dict[str, Any]], path: str) -> str:
     return path
 
 
-def figure(rows: List[Dict[str, Any]]):
+def figure(rows: List[Dict[str, Any]]) -> "Figure":
     """The demo's figure: balanced accuracy against the number of labels, one line per model.
 
     The x axis is logarithmic with ticks at the label counts written out (100, 1,000); the y axis

@@ -8,10 +8,12 @@ Row i of a head's map is the distribution token i spreads over the tokens it
 may see (a causal GPT: only itself and the past, so the upper triangle is
 empty; BERT: the whole sentence).  The numbers come from ``model.trace()``.
 """
+from typing import List, Optional, Tuple
+
 import numpy as np
 
 
-def attention_maps(model, text, tokenizer=None):
+def attention_maps(model, text: str, tokenizer=None) -> Tuple[List[str], List[np.ndarray]]:
     """(tokens, [per layer (nh, T, T) array]) for one text, via ``model.trace()``."""
     import minitl
     tok = tokenizer or model.tokenizer
@@ -32,7 +34,8 @@ def attention_maps(model, text, tokenizer=None):
     return labels, [a[0] for a in tr.attention]
 
 
-def plot_attention(model, text, layer=0, head=None, path="attention.png", tokenizer=None):
+def plot_attention(model, text: str, layer: int = 0, head: Optional[int] = None, path: str = "attention.png",
+                   tokenizer=None) -> str:
     """Save a PNG of layer ``layer``'s attention: one panel per head, or only ``head``.
 
     Returns the path written.

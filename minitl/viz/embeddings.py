@@ -11,9 +11,12 @@ country -> capital arrow points the same way for every pair, the vectors
 encode "capital of" as a direction; the footnote measures that in the full
 space, where a flat picture cannot distort it.
 """
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Default groups for the CLI plot: words frequent enough in the embedded corpus.
 DEFAULT_GROUPS = {
@@ -92,7 +95,7 @@ def plot_pca(wv, groups: Mapping[str, Sequence[str]], path: str, pairs: Optional
 
 
 def pca_figure(wv, groups: Mapping[str, Sequence[str]], pairs: Optional[Sequence[Tuple[str, str]]] = None,
-               title: str = "word vectors, PCA to 2-D"):
+               title: str = "word vectors, PCA to 2-D") -> "Figure":
     """Scatter the words of each group (one colour per group); returns the matplotlib Figure.
 
     The axes are the first two principal components, each labelled with the share of the
