@@ -1,9 +1,16 @@
-"""The cache of default pretrained models: ``$MINITL_HOME/models/{w2v,gpt,bert}/``.
+"""The cache of default pretrained models: ``$MINITL_HOME/models/{w2v,gpt,bert,elmo,t5}/``.
 
     from minitl import hub
     path = hub.pretrained("gpt")             # builds it on first use (minutes), then instant
-    hub.pretrain_all(minutes=20)             # (re)build all three, ~minutes split between GPT and BERT
+    hub.pretrain_all(minutes=20)             # (re)build the default three, minutes split between GPT and BERT
+    hub.pretrain_all(names=hub.NAMES)        # all five: + ELMo and T5, ~8 more minutes each
     hub.card("gpt")                          # the model card: recipe, time, steps, validation numbers
+
+``pretrain_all``'s default set is word2vec, GPT and BERT (``DEFAULT_SET``, ~17 min with
+the default budgets).  ELMo and T5 (``OPTIONAL``) are opt-in -- ``minitl pretrain all
+--with elmo,t5`` or ``hub.pretrained("elmo")`` -- because each adds its own ~8-minute budget
+(micro models: 2-3 s per step on 2 busy cores, so ~200 steps); both are pretrained by
+``minitl/pretrain_elmo_t5.py`` on the same corpus, tokenizer size and preset size as GPT/BERT.
 
 Each entry is a ``from_pretrained`` directory (word2vec: a ``KeyedVectors.save``
 one) plus ``card.json``.  The transformers are trained to a wall-clock budget:
@@ -22,17 +29,25 @@ import numpy as np
 
 from minitl.data.registry import cache_root
 from minitl.pretrain import PretrainConfig, pretrain
+from minitl.pretrain_elmo_t5 import ELMoT5PretrainConfig
 
-NAMES = ("w2v", "gpt", "bert")
+NAMES = ("w2v", "gpt", "bert", "elmo", "t5")     # every model the hub can build
+DEFAULT_SET = ("w2v", "gpt", "bert")             # what pretrain_all builds unless told
+OPTIONAL = ("elmo", "t5")                        # opt-in: ~8 more minutes each
 CORPUS = "wiki+news+tweets-text"   # the tweets' own text with labels unused; evaluation tweets held out
 RECIPES = {
     "gpt": PretrainConfig("gpt", corpus=CORPUS, preset="micro", lr=3e-3, warmup=50, eval_every=0,
                           ckpt_every=0),
     "bert": PretrainConfig("bert", corpus=CORPUS, preset="micro", lr=2e-3, warmup=50, eval_every=0,
                            ckpt_every=0),
+    "elmo": ELMoT5PretrainConfig("elmo", corpus=CORPUS, preset="micro", lr=3e-3, warmup=50, eval_every=0,
+                                 ckpt_every=0),
+    "t5": ELMoT5PretrainConfig("t5", corpus=CORPUS, preset="micro", lr=1e-3, warmup=50, eval_every=0,
+                               ckpt_every=0),
 }
 W2V = dict(sg=True, dim=100, epochs=10, min_count=3)
-DEFAULT_MINUTES = {"gpt": 8.0, "bert": 8.0}      # `minitl pretrain all` with no --minutes: ~17 min
+DEFAULT_MINUTES = {"gpt": 8.0, "bert": 8.0,      # `minitl pretrain all` with no --minutes: ~17 min
+                   "elmo": 8.0, "t5": 8.0}       # each opt-in model: ~8 min more
 
 # The "smoke" profile: models built in seconds (nano transformers, 30 steps, one word2vec
 # epoch, all on the small news corpus) into their own folder, for tests and --smoke runs.
@@ -75,21 +90,29 @@ def pretrained(name, minutes=None, progress=True):
 
 
 def load(name, minutes=None, progress=True):
-    """The cached model itself: KeyedVectors for "w2v", GPT / BERT (with tokenizer) otherwise."""
+    """The cached model itself: KeyedVectors for "w2v", GPT / BERT / ELMo / T5 (with tokenizer) otherwise."""
     path = pretrained(name, minutes, progress)
     if name == "w2v":
         from minitl.models.word2vec import load_vectors
         return load_vectors(path)
     from minitl.models import BERT, GPT
-    return (GPT if name == "gpt" else BERT).from_pretrained(path)
+    from minitl.models.elmo import ELMo
+    from minitl.models.t5 import T5
+    return {"gpt": GPT, "bert": BERT, "elmo": ELMo, "t5": T5}[name].from_pretrained(path)
 
 
-def pretrain_all(minutes=None, progress=True, names=NAMES, steps=None):
-    """Build (or rebuild) every default model; ``minutes`` is split between GPT and BERT.
+def pretrain_all(minutes=None, progress=True, names=DEFAULT_SET, steps=None):
+    """Build (or rebuild) the models ``names`` (default: w2v, GPT, BERT; ELMo and T5 are opt-in).
 
-    ``steps={"gpt": 1200}`` fixes a model's step count instead (the same model on any
-    machine, however long it takes here)."""
-    per = None if minutes is None else max(minutes - 1.5, 1.0) / 2      # ~1.5 min for word2vec
+    ``minutes``: the total budget, ~1.5 min for word2vec and the rest split evenly between
+    the networks.  ``steps={"gpt": 1200}`` fixes a model's step count instead (the same
+    model on any machine, however long it takes here)."""
+    unknown = sorted(set(names) - set(NAMES))
+    if unknown:
+        raise ValueError(f"pretrain_all: unknown model(s) {unknown}; expected some of {NAMES}")
+    nets = [n for n in names if n != "w2v"]
+    w2v = 1.5 if "w2v" in names else 0.0
+    per = None if minutes is None or not nets else max(minutes - w2v, 1.0) / len(nets)
     steps = steps or {}
     return {n: build(n, per, progress=progress, steps=steps.get(n)) for n in names}
 
@@ -121,7 +144,8 @@ def build(name, minutes=None, progress=True, steps=None):
         print(f"pretraining {name}: {cfg.steps} steps" + (f" (what fits in ~{minutes:.1f} min here)"
                                                          if minutes and not smoke else ""))
         budget = 0 if smoke or not minutes else 1.5 * minutes
-        run = pretrain(replace(cfg, max_minutes=budget), os.path.join(work, "run"))
+        run_fn = pretrain if name in ("gpt", "bert") else _pretrain_elmo_t5
+        run = run_fn(replace(cfg, max_minutes=budget), os.path.join(work, "run"))
         shutil.copytree(run["model_dir"], os.path.join(work, "model"))
         info = {"recipe": asdict(cfg), "steps": run["steps"], "train_tokens": run["train_tokens"],
                 "validation": run["validation"], "budget_minutes": minutes}
@@ -142,8 +166,17 @@ def build(name, minutes=None, progress=True, steps=None):
     return info
 
 
+def _pretrain_elmo_t5(cfg, out):
+    from minitl.pretrain_elmo_t5 import pretrain as run
+    return run(cfg, out)
+
+
 def steps_for_minutes(cfg, minutes, probe_steps=4):
     """How many training steps of ``cfg`` fit in ``minutes`` here: time a few steps of the model."""
+    if cfg.kind in ("elmo", "t5"):
+        from minitl.pretrain_elmo_t5 import seconds_per_step
+        per_step = seconds_per_step(cfg.kind, cfg.preset, cfg.batch_size, probe_steps) * 1.1
+        return max(20, int(60 * minutes / per_step))
     from minitl import manual_seed
     from minitl.models import BERT, BERTConfig, GPT, GPTConfig
     from minitl.optim import AdamW

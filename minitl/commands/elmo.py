@@ -17,8 +17,6 @@ import json
 import os
 import sys
 
-RUN_KEYS = ("corpus", "preset", "batch_size", "lr", "warmup", "seed", "vocab_size")
-
 
 def register(subparsers, pretrain_subparsers):
     helps = {"elmo": "pretrain a tiny ELMo (forward + backward LSTM LMs)",
@@ -31,7 +29,7 @@ def register(subparsers, pretrain_subparsers):
         p.add_argument("--out", required=True, help="run directory")
         p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
         p.add_argument("--batch-size", type=int, default=32)
-        p.add_argument("--lr", type=float, default=3e-3 if kind == "elmo" else 1e-3)
+        p.add_argument("--lr", type=float, default=3e-3 if kind == "elmo" else 1e-3)   # pretrain_elmo_t5.DEFAULT_LR
         p.add_argument("--warmup", type=int, default=100)
         p.add_argument("--vocab-size", type=int, default=None, help="BPE vocabulary (default: the preset's)")
         p.add_argument("--eval-every", type=int, default=500)
@@ -54,9 +52,9 @@ def register(subparsers, pretrain_subparsers):
     tf.add_argument("--labels", type=int, default=100, help="class-balanced labelled training examples")
     tf.add_argument("--multitask", action="store_true", help="also train a 'cloze:' task on the same texts")
     tf.add_argument("--from-scratch", action="store_true", help="same recipe on an untrained twin")
-    tf.add_argument("--steps", type=int, default=300)
+    tf.add_argument("--epochs", type=int, default=10)
     tf.add_argument("--batch-size", type=int, default=16)
-    tf.add_argument("--lr", type=float, default=5e-4)
+    tf.add_argument("--lr", type=float, default=1e-3)
     tf.add_argument("--seed", type=int, default=0)
     tf.set_defaults(func=t5_finetune)
 
@@ -81,135 +79,23 @@ def register(subparsers, pretrain_subparsers):
     si.set_defaults(func=similarity)
 
 
-def tok_specials(tok):
-    """The special ids of a minitl BPE tokenizer ([PAD] [UNK] [CLS] [SEP] [MASK] <|endoftext|>)."""
-    return [tok.pad_id, tok.unk_id, tok.cls_id, tok.sep_id, tok.mask_id, tok.eot_id]
-
-
 def _fail(msg):
-    print(f"minitl pretrain elmo: {msg}", file=sys.stderr)
+    print(f"minitl pretrain: {msg}", file=sys.stderr)
     return 2
 
 
-def _prepare(args):
-    """The tokenizer of the run in ``args.out``: trained and saved (new run) or loaded (--resume)."""
-    import minitl.data
-    from minitl.models.elmo import ELMoConfig
-    from minitl.models.t5 import T5Config
-    from minitl.text import BPETokenizer
-    out = args.out
-    run_file, tok_file = os.path.join(out, "run.json"), os.path.join(out, "tokenizer.json")
-    if args.resume:
-        if not os.path.exists(run_file):
-            raise ValueError(f"--resume but {run_file} does not exist (nothing to resume)")
-        with open(run_file) as f:
-            saved = json.load(f)
-        for key in RUN_KEYS + ("kind",):
-            if saved.get(key) != getattr(args, key):
-                raise ValueError(f"--resume with --{key.replace('_', '-')} {getattr(args, key)!r} but the run in "
-                                 f"{out} used {saved.get(key)!r}")
-        return BPETokenizer.load(tok_file)
-    if os.path.exists(os.path.join(out, "checkpoint")):
-        raise ValueError(f"{out} already holds a run; add --resume or choose another --out")
-    os.makedirs(out, exist_ok=True)
-    Config = ELMoConfig if args.kind == "elmo" else T5Config
-    vocab = args.vocab_size or Config.from_preset(args.preset).vocab_size
-    docs = minitl.data.corpus(args.corpus, split="train")
-    print(f"training a {vocab}-token BPE on {args.corpus} ({len(docs)} documents)...")
-    tok = BPETokenizer.train(docs, vocab)
-    tok.save(tok_file)
-    with open(run_file, "w") as f:
-        json.dump({k: v for k, v in vars(args).items() if k != "func"}, f, indent=1)
-    return tok
-
-
-def _elmo_recipe(args, tok, train_ids, val_ids):
-    """(model, get_batch, loss_fn, eval_fn) for ELMo: both LMs on random windows."""
-    import numpy as np
-    from minitl.data.batching import get_lm_batch
-    from minitl.models.elmo import ELMo, ELMoConfig, evaluate_bilm
-    from minitl.pretrain import unigram_logp
-    model = ELMo(ELMoConfig.from_preset(args.preset, vocab_size=tok.vocab_size))
-    T = model.config.block_size
-    # Start the shared softmax at the unigram model (bias = log p(token)), as BERT's MLM head
-    # does: from zero an output bias needs thousands of steps to learn the log-frequencies.
-    model.lm_head.bias.data = unigram_logp(train_ids, tok.vocab_size, never=tok_specials(tok)).astype(np.float32)
-    val_eval = val_ids[:200 * T]
-
-    def eval_fn(m):
-        nll = evaluate_bilm(m, val_eval)
-        return {"val_loss": nll["mean"], "val_perplexity_fwd": float(np.exp(nll["forward"])),
-                "val_perplexity_bwd": float(np.exp(nll["backward"]))}
-    return (model, lambda step: get_lm_batch(train_ids, T, args.batch_size)[0],      # (B, T)
-            lambda m, batch: m(batch)[1], eval_fn)
-
-
-def span_eval_batches(tok, ids, config, n_batches=20, batch_size=32, seed=1234):
-    """Fixed span-corruption batches of a validation stream (their own generator)."""
-    import numpy as np
-    from minitl.models.t5 import span_batch
-    gen = np.random.default_rng(seed)
-    return [span_batch(ids, config, batch_size, tok.mask_id, tok.eot_id, tok.pad_id, generator=gen)
-            for _ in range(n_batches)]
-
-
-def span_metrics(model, batches, skip=()):
-    """{'val_loss', 'span_accuracy', 'content_accuracy'}: teacher-forced next-token accuracy on the
-    targets, and on the targets' span tokens alone (``skip``: the sentinel and end ids)."""
-    import numpy as np
-    import minitl
-    nll, hit, n, chit, cn = 0.0, 0, 0, 0, 0
-    with minitl.no_grad():
-        for x, mask, y in batches:
-            logits, loss = model(x, mask, labels=y)
-            real = y != -100
-            content = real & ~np.isin(y, skip)
-            ok = logits.data.argmax(-1) == y
-            nll += float(loss.data) * real.sum()
-            hit, n = hit + int(ok[real].sum()), n + int(real.sum())
-            chit, cn = chit + int(ok[content].sum()), cn + int(content.sum())
-    return {"val_loss": nll / n, "span_accuracy": hit / n, "content_accuracy": chit / max(cn, 1)}
-
-
-def _t5_recipe(args, tok, train_ids, val_ids):
-    """(model, get_batch, loss_fn, eval_fn) for T5: span corruption of random windows."""
-    from minitl.models.t5 import T5, T5Config, span_batch
-    model = T5(T5Config.from_preset(args.preset, vocab_size=tok.vocab_size))
-    fixed = span_eval_batches(tok, val_ids, model.config)
-    return (model, lambda step: span_batch(train_ids, model.config, args.batch_size, tok.mask_id, tok.eot_id,
-                                           tok.pad_id),
-            lambda m, b: m(b[0], b[1], labels=b[2])[1], lambda m: span_metrics(m, fixed, (tok.mask_id, tok.eot_id)))
-
-
 def pretrain(args):
-    from minitl.pretrain import corpus_ids   # heavy imports inside handlers: --help stays instant
-    import minitl
-    from minitl.train import TrainConfig, Trainer
-
+    """``minitl pretrain elmo|t5``: ``minitl.pretrain_elmo_t5.pretrain`` into ``--out`` (``--out/model/`` at the end)."""
+    from minitl.pretrain_elmo_t5 import ELMoT5PretrainConfig, pretrain as run
     try:
-        tok = _prepare(args)
+        cfg = ELMoT5PretrainConfig(args.kind, corpus=args.corpus, preset=args.preset, steps=args.steps,
+                                   batch_size=args.batch_size, lr=args.lr, warmup=args.warmup,
+                                   vocab_size=args.vocab_size, eval_every=args.eval_every,
+                                   ckpt_every=args.ckpt_every, seed=args.seed, max_minutes=args.max_minutes)
+        result = run(cfg, args.out, resume=args.resume)
     except ValueError as e:
         return _fail(e)
-    out = args.out
-    train_ids = corpus_ids(tok, args.corpus, "train", out)
-    val_ids = corpus_ids(tok, args.corpus, "validation", out)
-    print(f"{args.corpus}: {len(train_ids):,} training tokens, {len(val_ids):,} validation tokens")
-    minitl.manual_seed(args.seed)
-    recipe = _elmo_recipe if args.kind == "elmo" else _t5_recipe
-    model, get_batch, loss_fn, eval_fn = recipe(args, tok, train_ids, val_ids)
-    cfg = TrainConfig(steps=args.steps, lr=args.lr, warmup_steps=min(args.warmup, args.steps),
-                      eval_every=args.eval_every, ckpt_every=args.ckpt_every, max_minutes=args.max_minutes,
-                      desc=f"pretrain {args.kind}")
-    trainer = Trainer(model, loss_fn, get_batch, cfg, out_dir=out, eval_fn=eval_fn)
-    trainer.fit(resume=args.resume)
-    if trainer.interrupted:
-        return 130
-    final = [r for r in trainer.history if r.get("split") == "validation"][-1:]
-    model.save_pretrained(os.path.join(out, "model"), tokenizer=tok, meta={
-        "corpus": args.corpus, "preset": args.preset, "steps": trainer.step, "seed": args.seed,
-        "train_tokens": int(len(train_ids)), "validation": final[0] if final else None})
-    print(f"saved {os.path.join(out, 'model')}")
-    return 0
+    return 130 if result["interrupted"] else 0
 
 
 def load(path, want="ELMo"):
@@ -229,9 +115,9 @@ def load(path, want="ELMo"):
 
 
 def evaluate(args):
-    from minitl.pretrain import corpus_ids, unigram_logp
     """Perplexity of each LM on the validation split, beside an add-one unigram model on the same targets."""
     import numpy as np
+    from minitl.pretrain import corpus_ids, unigram_logp
     from minitl.models.elmo import evaluate_bilm
     model = load(args.dir)
     tok, T = model.tokenizer, model.config.block_size
@@ -295,9 +181,10 @@ def similarity(args):
 
 
 def t5_evaluate(args):
-    from minitl.pretrain import corpus_ids
     """Span-corruption accuracy on validation, beside always guessing the most frequent target token."""
     import numpy as np
+    from minitl.pretrain import corpus_ids
+    from minitl.pretrain_elmo_t5 import span_eval_batches, span_metrics
     model = load(args.dir, "T5")
     tok = model.tokenizer
     val_ids = corpus_ids(tok, args.corpus, "validation")
@@ -315,26 +202,14 @@ def t5_evaluate(args):
     return 0
 
 
-def cloze_pairs(texts, rng):
-    """'cloze: <text with one word blanked as ___>' -> that word, for texts with >= 3 words."""
-    src, tgt = [], []
-    for t in texts:
-        words = t.split()
-        cand = [i for i, w in enumerate(words) if w.isalpha() and len(w) > 2]
-        if len(words) >= 3 and cand:
-            i = cand[rng.integers(len(cand))]
-            src.append("cloze: " + " ".join(words[:i] + ["___"] + words[i + 1:]))
-            tgt.append(words[i])
-    return src, tgt
-
-
 def t5_finetune(args):
-    """Sentiment as text-to-text on ``--labels`` balanced examples; greedy decoding on the test split."""
+    """Sentiment as text-to-text on ``--labels`` balanced examples (``transfer.text2text``); greedy
+    decoding on the test split."""
     import numpy as np
     import minitl
     from minitl.data import load as load_data
-    from minitl.models.t5 import text_pairs_batch
-    from minitl.train import TrainConfig, Trainer
+    from minitl.transfer import text2text as T2T
+    from minitl.transfer.finetune import FinetuneConfig
     from minitl.transfer.probe import balanced_accuracy, balanced_subsample
     model = load(args.dir, "T5")
     tok = model.tokenizer
@@ -343,32 +218,21 @@ def t5_finetune(args):
         model = type(model)(model.config)
         model.tokenizer = tok
     train, test = load_data(args.dataset, "train"), load_data(args.dataset, "test")
-    rng = np.random.default_rng(args.seed)
-    idx = balanced_subsample(np.asarray(train.labels), args.labels, rng)
-    src = ["sentiment: " + train.texts[i] for i in idx]
-    tgt = [train.label_names[train.labels[i]] for i in idx]
-    if args.multitask:
-        c_src, c_tgt = cloze_pairs([train.texts[i] for i in idx], rng)
-        src, tgt = src + c_src, tgt + c_tgt
-
-    def get_batch(step):
-        pick = minitl.random.rng().integers(0, len(src), size=args.batch_size)
-        return text_pairs_batch(tok, [src[i] for i in pick], [tgt[i] for i in pick], model.config)
-
-    cfg = TrainConfig(steps=args.steps, lr=args.lr, warmup_steps=min(30, args.steps), weight_decay=0.01,
-                      desc="finetune t5")
-    Trainer(model, lambda m, b: m(b[0], b[1], labels=b[2])[1], get_batch, cfg).fit()
-    names = list(test.label_names)
-    longest = max(len(tok.encode(n)) for n in names) + 1                  # the label's pieces + <|endoftext|>
-    preds = model.generate_text(["sentiment: " + t for t in test.texts], max_new_tokens=longest)
-    y_pred = np.array([names.index(p) if p in names else -1 for p in preds])
+    idx = balanced_subsample(np.asarray(train.labels), args.labels, np.random.default_rng(args.seed))
+    cfg = FinetuneConfig(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed)
+    names = list(train.label_names)
+    res = T2T.fit_text2text(model, [train.texts[i] for i in idx], np.asarray(train.labels)[idx], names, cfg,
+                            aux="cloze" if args.multitask else None)
+    if res.interrupted:
+        return 130
+    y_pred, invalid = T2T.predict_labels(model, test.texts, names)
     y = np.asarray(test.labels)
-    res = {"dataset": args.dataset, "labels": args.labels, "multitask": args.multitask,
-           "from_scratch": args.from_scratch, "steps": args.steps,
+    out = {"dataset": args.dataset, "labels": args.labels, "multitask": args.multitask,
+           "from_scratch": args.from_scratch, "steps": res.steps, "epochs": args.epochs,
            "accuracy": float((y_pred == y).mean()), "balanced_accuracy": float(balanced_accuracy(y, y_pred)),
-           "invalid_outputs": float((y_pred == -1).mean())}
+           "invalid_outputs": float(invalid)}
     if args.multitask:
-        c_src, c_tgt = cloze_pairs(test.texts[:300], np.random.default_rng(1))
-        res["cloze_accuracy"] = float(np.mean([p == t for p, t in zip(model.generate_text(c_src), c_tgt)]))
-    print(json.dumps(res))
+        c_src, c_tgt = T2T.cloze_pairs(test.texts[:300], np.random.default_rng(1))
+        out["cloze_accuracy"] = float(np.mean([p == t for p, t in zip(model.generate_text(c_src), c_tgt)]))
+    print(json.dumps(out))
     return 0

@@ -2,7 +2,10 @@
 
     minitl tour                                    # the main job: transfer vs scratch at 100 labels
     minitl pretrain all --minutes 30               # the default word2vec, GPT, BERT into the cache
+    minitl pretrain all --with elmo,t5             # ... and ELMo and T5 (opt-in: ~8 min more each)
     minitl finetune --model gpt --data tweets --strategy gradual --n-train 100 --out runs/ft
+    minitl finetune --model elmo --n-train 100 --out runs/ft-elmo   # frozen ELMo features + CV probe
+    minitl finetune --model t5 --n-train 100 --out runs/ft-t5       # text-to-text: writes "positive"
     minitl evaluate runs/ft --data tweets          # accuracy, balanced accuracy, macro-F1, confusion
     minitl predict runs/ft "@united thanks, great flight" "@united lost my bag again"
 
@@ -31,20 +34,25 @@ def register(subparsers, pretrain_subparsers):
     t.set_defaults(func=tour)
 
     a = pretrain_subparsers.add_parser("all", formatter_class=FMT,
-                                       help="build the default word2vec, GPT and BERT into the cache")
+                                       help="build the default word2vec, GPT and BERT (+ --with elmo,t5) into the cache")
     a.add_argument("--minutes", type=positive_float, default=None,
-                   help="total budget (default: 8 min each for GPT and BERT, word2vec ~1.5 min)")
-    a.add_argument("--only", nargs="+", default=None, choices=["w2v", "gpt", "bert"])
-    a.add_argument("--gpt-steps", type=positive_int, default=None, help="fix GPT's step count instead of a time budget")
-    a.add_argument("--bert-steps", type=positive_int, default=None, help="fix BERT's step count instead of a time budget")
+                   help="total budget (default: 8 min each for GPT, BERT, ELMo, T5; word2vec ~1.5 min)")
+    a.add_argument("--only", nargs="+", default=None, choices=["w2v", "gpt", "bert", "elmo", "t5"])
+    a.add_argument("--with", dest="with_", default="", metavar="elmo,t5",
+                   help="also build these opt-in models (comma-separated: elmo, t5)")
+    for name in ("gpt", "bert", "elmo", "t5"):
+        a.add_argument(f"--{name}-steps", type=positive_int, default=None,
+                       help=f"fix {name}'s step count instead of a time budget")
     a.set_defaults(func=pretrain_all)
 
     f = subparsers.add_parser("finetune", formatter_class=FMT,
-                              help="fine-tune a pretrained GPT/BERT on a labelled dataset or file")
-    f.add_argument("--model", default="gpt", help="a from_pretrained directory, or gpt / bert (the cached default)")
+                              help="fine-tune a pretrained GPT/BERT/ELMo/T5 on a labelled dataset or file")
+    f.add_argument("--model", default="gpt", help="a from_pretrained directory, or gpt / bert / elmo / t5 "
+                   "(the cached default); ELMo: frozen features (its recipe), T5: text-to-text")
     add_data_args(f, default="tweets")
     f.add_argument("--strategy", default=None,
-                   help="features | light | freeze_bottom:K | full | gradual (default: the model's recipe)")
+                   help="features | light | freeze_bottom:K | full | gradual (default: the model's recipe); "
+                        "T5 takes text2text (the default) or text2text+copy / text2text+cloze (multi-task)")
     f.add_argument("--n-train", type=nonnegative_int, default=100, help="class-balanced labelled examples (0 = all)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--lr", type=positive_float, default=None)
@@ -95,18 +103,25 @@ def tour(args):
 
 def pretrain_all(args):
     from minitl import hub
-    steps = {k: v for k, v in (("gpt", args.gpt_steps), ("bert", args.bert_steps)) if v}
-    cards = hub.pretrain_all(args.minutes, names=tuple(args.only or hub.NAMES), steps=steps)
+    steps = {k: getattr(args, f"{k}_steps") for k in ("gpt", "bert", "elmo", "t5") if getattr(args, f"{k}_steps")}
+    extra = [w.strip() for w in args.with_.split(",") if w.strip()]
+    bad = sorted(set(extra) - set(hub.OPTIONAL))
+    if bad:
+        raise ValueError(f"--with {args.with_}: unknown {bad}; the opt-in models are {', '.join(hub.OPTIONAL)}")
+    names = tuple(args.only or hub.DEFAULT_SET) + tuple(n for n in extra if n not in (args.only or hub.DEFAULT_SET))
+    cards = hub.pretrain_all(args.minutes, names=names, steps=steps)
     for name, c in cards.items():
         print(f"{name}: {json.dumps({k: c[k] for k in ('seconds', 'steps', 'validation') if k in c})}")
     return 0
 
 
 def resolve_model(spec):
-    """--model: a directory, or "gpt"/"bert" (the cached default, built on first use)."""
+    """--model: a directory, or "gpt"/"bert"/"elmo"/"t5" (the cached default, built on first use)."""
     from minitl import hub
     from minitl.models import BERT, GPT
-    if spec in ("gpt", "bert"):
+    from minitl.models.elmo import ELMo
+    from minitl.models.t5 import T5
+    if spec in ("gpt", "bert", "elmo", "t5"):
         spec = hub.pretrained(spec)
     elif spec == "w2v":
         raise ValueError("--model w2v: word vectors are a feature method (a probe on mean vectors), not a "
@@ -117,10 +132,45 @@ def resolve_model(spec):
         raise FileNotFoundError(f"--model {spec}: {meta} does not exist (not a from_pretrained directory)")
     with open(meta) as f:
         name = json.load(f).get("model")
-    classes = {"GPT": GPT, "BERT": BERT}
+    classes = {"GPT": GPT, "BERT": BERT, "ELMo": ELMo, "T5": T5}
     if name not in classes:
-        raise ValueError(f"--model {spec}: holds a {name} model; fine-tuning needs a GPT or BERT")
+        raise ValueError(f"--model {spec}: holds a {name} model; fine-tuning needs a GPT, BERT, ELMo or T5")
     return classes[name].from_pretrained(d)
+
+
+def finetune_text2text(args, model, train, idx):
+    """``minitl finetune --model t5``: text-to-text fine-tuning (``transfer.text2text``), saved as a T5
+    directory whose meta.json names the task and the label strings."""
+    from dataclasses import replace
+    from minitl.transfer import methods as M
+    from minitl.transfer.finetune import evaluate
+    from minitl.transfer.metrics import format_report
+    from minitl.transfer.text2text import Text2TextClassifier, fit_text2text
+    spec = args.strategy or "text2text"
+    if not spec.startswith("text2text"):
+        raise ValueError(f"--strategy {spec}: a T5 is fine-tuned text-to-text (text2text, text2text+copy, "
+                         f"text2text+cloze), not with a classifier strategy")
+    aux, over = M.text2text_spec(spec)
+    over.update({k: v for k, v in (("lr", args.lr), ("epochs", args.epochs), ("batch_size", args.batch_size),
+                                   ("schedule", args.schedule)) if v is not None})
+    recipe = replace(M.RECIPES["t5"], seed=args.seed, **over)
+    names = list(train.label_names)
+    res = fit_text2text(model, [train.texts[i] for i in idx], train.labels[idx], names, recipe, aux=aux,
+                        out_dir=args.out, resume=args.resume)
+    if res.interrupted:
+        return 130
+    clf = Text2TextClassifier(model, names)
+    meta = {"recipe": {k: v for k, v in vars(recipe).items() if k != "progress"}, "aux": aux,
+            "data": args.data, "n_train": int(len(idx)), "seconds": round(res.seconds, 1),
+            "trainable_params": res.trainable_params}
+    if not os.path.exists(args.data):
+        val = load_split(args, "validation", names)
+        meta["validation"] = rep = evaluate(clf, val.texts, val.labels)
+        print(f"{args.data} validation split:\n" + format_report(rep, names))
+    path = os.path.join(args.out, "model")
+    clf.save_pretrained(path, meta=meta)
+    print(f"saved {path} ({res.trainable_params:,} trainable parameters, {res.seconds:.0f} s)")
+    return 0
 
 
 def finetune(args):
@@ -136,7 +186,9 @@ def finetune(args):
         idx = balanced_subsample(train.labels, args.n_train, np.random.default_rng(args.seed))
     else:
         idx = np.arange(len(train))
-    kind = "bert" if backbone.uses_special_tokens else "gpt"
+    kind = {"GPT": "gpt", "BERT": "bert", "ELMo": "elmo", "T5": "t5"}[type(backbone).__name__]
+    if kind == "t5":
+        return finetune_text2text(args, backbone, train, idx)
     recipe = M.RECIPES[kind]
     over = {k: v for k, v in (("strategy", args.strategy), ("lr", args.lr), ("epochs", args.epochs),
                               ("batch_size", args.batch_size), ("discriminative", args.discriminative),
@@ -161,9 +213,17 @@ def finetune(args):
 
 
 def load_classifier(path):
-    """A SequenceClassifier from ``path`` or ``path/model`` (a finetune run directory)."""
+    """A SequenceClassifier from ``path`` or ``path/model`` (a finetune run directory), or a T5
+    fine-tuned text-to-text (a ``Text2TextClassifier``: same predict / predict_proba / config)."""
     from minitl.transfer.classifier import SequenceClassifier
-    return SequenceClassifier.from_pretrained(model_path(path))
+    d = model_path(path)
+    meta = os.path.join(d, "meta.json")
+    if os.path.exists(meta):
+        with open(meta) as f:
+            if json.load(f).get("model") == "T5":
+                from minitl.transfer.text2text import Text2TextClassifier
+                return Text2TextClassifier.from_pretrained(d)
+    return SequenceClassifier.from_pretrained(d)
 
 
 def model_path(path):

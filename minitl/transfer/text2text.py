@@ -195,3 +195,43 @@ def predict_labels(model, texts, label_names, prefix=TASK_PREFIX, batch_size=128
     if len(bad):
         pred[bad] = label_scores(model, [texts[i] for i in bad], label_names, prefix, batch_size).argmax(1)
     return pred, len(bad) / len(texts)
+
+
+class Text2TextClassifier:
+    """A fine-tuned T5 seen as a classifier (what ``minitl evaluate`` / ``predict`` call):
+    ``predict`` is greedy decoding with the fallback, ``predict_proba`` the softmax of the
+    label strings' log-likelihoods (rank classification), ``config.label_names`` / ``n_classes``.
+
+        clf = Text2TextClassifier.from_pretrained("runs/ft/model")   # saved by save_text2text
+    """
+
+    def __init__(self, model, label_names, prefix=TASK_PREFIX):
+        from types import SimpleNamespace
+        self.model, self.prefix = model, prefix
+        self.config = SimpleNamespace(label_names=list(label_names), n_classes=len(label_names))
+        self.tokenizer = model.tokenizer
+
+    def predict(self, texts, batch_size=128):
+        """(N,) texts -> (N,) class ids."""
+        return predict_labels(self.model, texts, self.config.label_names, self.prefix, batch_size)[0]
+
+    def predict_proba(self, texts, batch_size=128):
+        """(N,) texts -> (N, K) softmax over the K label strings' log-likelihoods."""
+        z = label_scores(self.model, list(texts), self.config.label_names, self.prefix, batch_size)
+        z = np.exp(z - z.max(1, keepdims=True))
+        return z / z.sum(1, keepdims=True)
+
+    def save_pretrained(self, path, meta=None):
+        """The T5's from_pretrained directory; meta.json records the task, label names and prefix."""
+        return self.model.save_pretrained(path, tokenizer=self.tokenizer, meta={
+            "task": "text2text", "label_names": self.config.label_names, "prefix": self.prefix, **(meta or {})})
+
+    @classmethod
+    def from_pretrained(cls, path):
+        from minitl.models.t5 import T5
+        model = T5.from_pretrained(path)
+        meta = getattr(model, "meta", None) or {}
+        if meta.get("task") != "text2text" or not meta.get("label_names"):
+            raise ValueError(f"{path}: a pretrained T5, not one fine-tuned text-to-text (meta.json has no "
+                             f"task 'text2text' and label_names); `minitl finetune --model {path}` makes one")
+        return cls(model, meta["label_names"], meta.get("prefix", TASK_PREFIX))
