@@ -163,3 +163,21 @@ def test_evaluate_knows_elmo_and_t5_checkpoints(runs, tmp_path, capsys):
         assert "BELOW BASELINE" in out or "beats the baseline" in out      # an untrained model: a verdict
     assert main(["evaluate", d, "--corpus", runs["corpus"], "--windows", "3"]) == 2
     assert "--windows is for GPT and BERT" in capsys.readouterr().err
+
+
+def test_evaluate_a_classifier_adds_the_majority_class_verdict(runs, tmp_path, capsys, monkeypatch):
+    from minitl.commands import finetune
+    clf = tmp_path / "clf"
+    clf.mkdir()
+    (clf / "meta.json").write_text('{"model": "SequenceClassifier"}')
+
+    def fake(args):
+        print(json.dumps({"dir": args.dir, "accuracy": 0.55, "balanced_accuracy": 0.48,
+                          "majority": {"class": 0, "accuracy": 0.5, "balanced_accuracy": 0.5}}))
+        return 0
+    monkeypatch.setattr(finetune, "evaluate_classifier", fake)
+    assert main(["evaluate", str(clf), "--data", "tweets"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("BELOW BASELINE: balanced accuracy 48.00%") and "majority class (50.00%)" in out[-1]
+    assert main(["evaluate", str(clf)]) == 2                       # a classifier needs --data
+    assert "say which labelled data" in capsys.readouterr().err
