@@ -23,7 +23,10 @@ Worked example::
     b.backward()           # d(a*a + a)/da = 2a + 1 = 5
     a.grad -> array([5.], dtype=float32)
 """
+from typing import Any, Optional
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from minitl import config
 
@@ -76,7 +79,7 @@ class Function:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs, **kwargs):
+    def apply(cls, *inputs: Any, **kwargs: Any) -> "Tensor":
         # (list comprehensions, not generators: this runs once per op, so it is kept lean)
         tensors = tuple([t if isinstance(t, Tensor) else Tensor(t) for t in inputs])
         needs = tuple([t.requires_grad for t in tensors])
@@ -206,7 +209,7 @@ class Tensor:
 
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
-    def __init__(self, data, requires_grad=False, dtype=None):
+    def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Optional[DTypeLike] = None):
         if isinstance(data, Tensor):
             data = data.data
         if dtype is None and type(data) is np.ndarray:  # the common case, kept fast: no copy, no conversion
@@ -224,11 +227,11 @@ class Tensor:
         self._op = "leaf"
 
     @property
-    def data(self):
+    def data(self) -> np.ndarray:
         return self._data
 
     @data.setter
-    def data(self, value):
+    def data(self, value: ArrayLike) -> None:
         self._data = value if type(value) is np.ndarray else np.asarray(value)
         self._version += 1
 
@@ -239,13 +242,13 @@ class Tensor:
     size = property(lambda self: self._data.size)
     is_leaf = property(lambda self: self._fn is None)
 
-    def numpy(self):
+    def numpy(self) -> np.ndarray:
         return self.data
 
-    def item(self):
+    def item(self) -> Any:
         return self.data.item()
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.data)
 
     def __repr__(self):
@@ -253,10 +256,10 @@ class Tensor:
         op = f", op={self._op}" if self._op != "leaf" else ""
         return f"tensor({np.array2string(self.data, precision=4, threshold=20)}, dtype={self.dtype}{grad}{op})"
 
-    def detach(self):
+    def detach(self) -> "Tensor":
         return Tensor(self.data, requires_grad=False)
 
-    def requires_grad_(self, flag=True):
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
         if flag:
             _float_only(self, "requires_grad_()")
         self.requires_grad = bool(flag)
@@ -275,32 +278,32 @@ class Tensor:
     def __setitem__(self, key, value):
         self._inplace("x[...] = value")[index_key(key)] = value.data if isinstance(value, Tensor) else value
 
-    def copy_(self, src):
+    def copy_(self, src: ArrayLike) -> "Tensor":
         np.copyto(self._inplace("copy_()"), src.data if isinstance(src, Tensor) else src, casting="same_kind")
         return self
 
-    def fill_(self, value):
+    def fill_(self, value: float) -> "Tensor":
         self._inplace("fill_()").fill(value)
         return self
 
-    def zero_(self):
+    def zero_(self) -> "Tensor":
         return self.fill_(0)
 
-    def add_(self, other, alpha=1):
+    def add_(self, other: ArrayLike, alpha: float = 1) -> "Tensor":
         d = self._inplace("add_()")
         d += (other.data if isinstance(other, Tensor) else np.asarray(other, d.dtype)) * alpha
         return self
 
-    def mul_(self, other):
+    def mul_(self, other: ArrayLike) -> "Tensor":
         d = self._inplace("mul_()")
         d *= other.data if isinstance(other, Tensor) else np.asarray(other, d.dtype)
         return self
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self.grad = None
 
     # -- the backward pass ------------------------------------------------
-    def backward(self, gradient=None, retain_graph=False):
+    def backward(self, gradient: Optional[ArrayLike] = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
         Args:
@@ -372,7 +375,7 @@ class Tensor:
                 grads[key] = pg if key not in grads else grads[key] + pg
 
 
-def index_key(key):
+def index_key(key: Any) -> tuple:
     """Normalize ``x[key]`` to a tuple of numpy-ready parts (Tensors and lists become arrays).
 
     Lives here, not in ``ops/``, because ``Tensor.__setitem__`` needs it and ``ops`` import this module.
@@ -383,7 +386,7 @@ def index_key(key):
                  for k in key)
 
 
-def tensor(data, requires_grad=False, dtype=None):
+def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Optional[DTypeLike] = None) -> Tensor:
     """``minitl.tensor([[1., 2.]], requires_grad=True)`` -- like ``torch.tensor``.
 
     Python floats become float32, ints int64; a numpy array keeps its dtype

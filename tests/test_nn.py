@@ -125,7 +125,7 @@ def test_strict_load_names_every_problem():
     assert "missing key blocks.1.ln.bias (expected shape " in msg and "missing key head.weight" in msg
     assert "unexpected key extra.weight (shape (3,))" in msg
     assert "shape mismatch for blocks.0.fc.weight: model expects (3, 4), state_dict has (4, 4)" in msg
-    assert len(e.value.problems) == 4 and e.value.problems == nn.module.state_dict_problems(net, sd)
+    assert len(e.value.problems) == 4 and e.value.problems == nn.loading.state_dict_problems(net, sd)
 
 
 def test_non_strict_load_reports_but_shape_mismatch_still_raises():

@@ -22,7 +22,7 @@ import numpy as np
 import minitl
 from minitl import checkpoint
 from minitl.data.batching import pad_sequences
-from minitl.nn.module import StateDictError, state_dict_problems
+from minitl.nn.loading import StateDictError, state_dict_problems
 from minitl.optim.clip import grad_norm
 from minitl.tensor import Tensor
 

@@ -15,8 +15,10 @@ All draws come from ``minitl.random.rng()``, so ``minitl.manual_seed(n)``
 makes them repeatable.
 """
 from collections import OrderedDict
+from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from minitl import random as mrandom
 from minitl.nn import functional as F
@@ -35,7 +37,7 @@ class Linear(Module):
         bias: whether to add a learned bias b of shape (out_features,).
     """
 
-    def __init__(self, in_features, out_features, bias=True):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
         self.in_features, self.out_features = int(in_features), int(out_features)
         bound = 1.0 / np.sqrt(max(self.in_features, 1))
@@ -43,10 +45,10 @@ class Linear(Module):
         self.weight = Parameter(rng.uniform(-bound, bound, (self.out_features, self.in_features)))
         self.bias = Parameter(rng.uniform(-bound, bound, (self.out_features,))) if bias else None
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
@@ -58,19 +60,19 @@ class Embedding(Module):
         embedding_dim: length of each row.
     """
 
-    def __init__(self, num_embeddings, embedding_dim):
+    def __init__(self, num_embeddings: int, embedding_dim: int):
         super().__init__()
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.weight = Parameter(mrandom.rng().standard_normal((self.num_embeddings, self.embedding_dim)))
 
-    def forward(self, idx):
+    def forward(self, idx: Union[Tensor, ArrayLike]) -> Tensor:
         ids = check_ids(as_array(idx), self.num_embeddings, self._name())
         return F.embedding(idx if isinstance(idx, Tensor) else ids, self.weight)
 
     def _name(self):
         return f"Embedding({self.num_embeddings}, {self.embedding_dim})"
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}"
 
 
@@ -83,7 +85,7 @@ class LayerNorm(Module):
         bias: whether to learn a bias (nanoGPT turns it off).
     """
 
-    def __init__(self, normalized_shape, eps=1e-5, bias=True):
+    def __init__(self, normalized_shape: Union[int, Sequence[int]], eps: float = 1e-5, bias: bool = True):
         super().__init__()
         if isinstance(normalized_shape, (int, np.integer)):
             normalized_shape = (int(normalized_shape),)
@@ -92,10 +94,10 @@ class LayerNorm(Module):
         self.weight = Parameter(np.ones(self.normalized_shape))
         self.bias = Parameter(np.zeros(self.normalized_shape)) if bias else None
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}"
 
 
@@ -106,44 +108,51 @@ class Dropout(Module):
         p: drop probability in [0, 1].  In ``eval()`` mode the layer is the identity.
     """
 
-    def __init__(self, p=0.5):
+    def __init__(self, p: float = 0.5):
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = float(p)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.dropout(x, self.p, training=self.training)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"p={self.p}"
 
 
 class ReLU(Module):
     """y = max(x, 0)."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
 
 
 class GELU(Module):
     """y = x * Phi(x) (the tanh approximation GPT-2 uses, as F.gelu computes it)."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.gelu(x)
 
 
 class Tanh(Module):
     """y = tanh(x)."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.tanh(x)
+
+
+class SiLU(Module):
+    """y = x * sigmoid(x) (swish)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
 
 
 class Identity(Module):
     """y = x: a placeholder, e.g. to remove a head (``model.head = Identity()``)."""
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return x
 
 
@@ -163,7 +172,7 @@ class _ModuleSequence(Module):
     def __iter__(self):
         return iter(self._modules.values())
 
-    def append(self, module):
+    def append(self, module: Module) -> "_ModuleSequence":
         self.add_module(str(len(self)), module)
         return self
 
@@ -172,7 +181,7 @@ class Sequential(_ModuleSequence):
     """y = m_k(...m_2(m_1(x))).  ``Sequential(a, b)`` names children "0", "1";
     ``Sequential(OrderedDict(name=module))`` keeps the names.  Indexable, sliceable, len()."""
 
-    def __init__(self, *modules):
+    def __init__(self, *modules: Module):
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], dict):
             for name, m in modules[0].items():
@@ -187,7 +196,7 @@ class Sequential(_ModuleSequence):
             return Sequential(OrderedDict(items[idx]))
         return items[_index(idx, len(items), "Sequential")][1]
 
-    def forward(self, x):
+    def forward(self, x: Any) -> Any:
         for m in self:
             x = m(x)
         return x
@@ -196,7 +205,7 @@ class Sequential(_ModuleSequence):
 class ModuleList(_ModuleSequence):
     """A list of Modules whose parameters are registered (a plain list's would be invisible)."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules: Optional[Iterable[Module]] = None):
         super().__init__()
         for m in modules or []:
             self.append(m)
@@ -210,7 +219,7 @@ class ModuleList(_ModuleSequence):
     def __setitem__(self, idx, module):
         self.add_module(str(_index(idx, len(self), "ModuleList")), module)
 
-    def extend(self, modules):
+    def extend(self, modules: Iterable[Module]) -> "ModuleList":
         for m in modules:
             self.append(m)
         return self
@@ -219,7 +228,7 @@ class ModuleList(_ModuleSequence):
 class ModuleDict(Module):
     """A dict of Modules whose parameters are registered, in insertion order."""
 
-    def __init__(self, modules=None):
+    def __init__(self, modules: Optional[Mapping[str, Module]] = None):
         super().__init__()
         for name, m in (modules or {}).items():
             self[name] = m
@@ -244,15 +253,15 @@ class ModuleDict(Module):
     def __iter__(self):
         return iter(self._modules)
 
-    def keys(self):
+    def keys(self) -> Iterable[str]:
         return self._modules.keys()
 
-    def values(self):
+    def values(self) -> Iterable[Module]:
         return self._modules.values()
 
-    def items(self):
+    def items(self) -> Iterable[Tuple[str, Module]]:
         return self._modules.items()
 
-    def update(self, modules):
+    def update(self, modules: Mapping[str, Module]) -> None:
         for name, m in dict(modules).items():
             self[name] = m

@@ -23,9 +23,12 @@ snapshot that stays the snapshot; the price is one copy of the weights.
 """
 import warnings
 from collections import namedtuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
+from minitl.nn.loading import StateDictError, state_dict_problems, _kind  # noqa: F401  (re-exported)
 from minitl.serialization import CheckpointError
 from minitl.tensor import Tensor
 
@@ -37,7 +40,7 @@ class Parameter(Tensor):
     ``dtype`` is given (gradient checks use float64, see ``Module.to``).
     """
 
-    def __init__(self, data, requires_grad=True, dtype=None):
+    def __init__(self, data: ArrayLike, requires_grad: bool = True, dtype: Optional[DTypeLike] = None):
         if isinstance(data, Tensor):
             data = data.data
         dtype = np.float32 if dtype is None else dtype
@@ -50,51 +53,13 @@ class Parameter(Tensor):
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
-def _kind(dtype):
-    """'float', 'int' (signed or not) or 'bool': what a checkpoint's dtype must agree on."""
-    return {"f": "float", "i": "int", "u": "int", "b": "bool"}.get(np.dtype(dtype).kind, str(dtype))
-
-
-def _shape(a):
-    return tuple(np.shape(a.data if isinstance(a, Tensor) else a))
-
-
-class StateDictError(RuntimeError, ValueError):
-    """A state dict whose keys or shapes do not fit the model; ``.problems`` lists them one by one."""
-
-    def __init__(self, message, problems=()):
-        super().__init__(message)
-        self.problems = list(problems)
-
-
-def state_dict_problems(module, state_dict, strict=True, source="state_dict"):
-    """What keeps ``state_dict`` from loading strictly into ``module``: one sentence per key.
-
-    Args:
-        module: the Module to load into (its parameters and persistent buffers).
-        state_dict: {name: array or Tensor}.
-        strict: also report missing and unexpected keys (shapes are always checked).
-        source: how the messages call the state dict ("state_dict", "file").
-    Returns:
-        A list of strings, e.g. ``"missing key fc.bias (expected shape (3,))"``; empty when it fits.
-    """
-    want = {k: t.shape for k, t in module._state_targets().items()}
-    problems = []
-    if strict:
-        problems += [f"missing key {k} (expected shape {shape})" for k, shape in want.items() if k not in state_dict]
-        problems += [f"unexpected key {k} (shape {_shape(v)})" for k, v in state_dict.items() if k not in want]
-    problems += [f"shape mismatch for {k}: model expects {shape}, {source} has {_shape(state_dict[k])}"
-                 for k, shape in want.items() if k in state_dict and _shape(state_dict[k]) != shape]
-    return problems
-
-
 class _HookHandle:
     """What ``register_forward_hook`` returns: ``handle.remove()`` takes the hook off again."""
 
     def __init__(self, hooks, key):
         self._hooks, self._key = hooks, key
 
-    def remove(self):
+    def remove(self) -> None:
         self._hooks.pop(self._key, None)
 
 
@@ -161,7 +126,7 @@ class Module:
                 return
         object.__delattr__(self, name)
 
-    def register_buffer(self, name, value, persistent=True):
+    def register_buffer(self, name: str, value: Optional[ArrayLike], persistent: bool = True) -> None:
         """A non-trained array saved in state_dict (unless ``persistent=False``)."""
         if "." in name or not name:
             raise KeyError(f"register_buffer: bad buffer name {name!r}")
@@ -169,7 +134,7 @@ class Module:
         if not persistent:
             self._non_persistent.add(name)
 
-    def add_module(self, name, module):
+    def add_module(self, name: str, module: Optional["Module"]) -> None:
         if not isinstance(name, str) or "." in name or not name:
             raise KeyError(f"module name must be a non-empty string without '.', got {name!r}")
         if module is not None and not isinstance(module, Module):
@@ -177,7 +142,7 @@ class Module:
         self._modules[name] = module
 
     # -- walking the tree -------------------------------------------------
-    def named_modules(self, prefix="", memo=None):
+    def named_modules(self, prefix: str = "", memo: Optional[set] = None) -> Iterator[Tuple[str, "Module"]]:
         """Yield (dotted name, module) for self and every descendant, each once."""
         memo = set() if memo is None else memo
         if id(self) in memo:
@@ -188,18 +153,18 @@ class Module:
             if m is not None:
                 yield from m.named_modules(f"{prefix}.{name}" if prefix else name, memo)
 
-    def modules(self):
+    def modules(self) -> Iterator["Module"]:
         for _, m in self.named_modules():
             yield m
 
-    def named_children(self):
+    def named_children(self) -> Iterator[Tuple[str, "Module"]]:
         seen = set()
         for name, m in self._modules.items():
             if m is not None and id(m) not in seen:
                 seen.add(id(m))
                 yield name, m
 
-    def children(self):
+    def children(self) -> Iterator["Module"]:
         for _, m in self.named_children():
             yield m
 
@@ -212,7 +177,7 @@ class Module:
                 seen.add(id(v))
                 yield (f"{mod_name}.{name}" if mod_name else name), mod, name, v
 
-    def named_parameters(self, prefix="", remove_duplicate=True):
+    def named_parameters(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[Tuple[str, Parameter]]:
         """Yield (dotted name, Parameter) in definition order.
 
         A weight shared by two modules (GPT's tied embedding/LM head) is
@@ -221,19 +186,19 @@ class Module:
         for full, _, _, p in self._named_members("_parameters", remove_duplicate):
             yield (f"{prefix}.{full}" if prefix else full), p
 
-    def parameters(self):
+    def parameters(self) -> Iterator[Parameter]:
         for _, p in self.named_parameters():
             yield p
 
-    def named_buffers(self):
+    def named_buffers(self) -> Iterator[Tuple[str, Tensor]]:
         for full, _, _, b in self._named_members("_buffers"):
             yield full, b
 
-    def buffers(self):
+    def buffers(self) -> Iterator[Tensor]:
         for _, b in self.named_buffers():
             yield b
 
-    def apply(self, fn):
+    def apply(self, fn: Callable[["Module"], Any]) -> "Module":
         """Call ``fn(m)`` on every submodule (children first) then self; returns self."""
         for m in self.children():
             m.apply(fn)
@@ -241,37 +206,37 @@ class Module:
         return self
 
     # -- modes and gradients ----------------------------------------------
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> "Module":
         """Set training mode on self and every descendant (Dropout reads it); returns self."""
         for m in self.modules():
             object.__setattr__(m, "training", bool(mode))
         return self
 
-    def eval(self):
+    def eval(self) -> "Module":
         return self.train(False)
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
         for p in self.parameters():
             p.requires_grad = bool(requires_grad)
         return self
 
-    def freeze(self):
+    def freeze(self) -> "Module":
         """requires_grad=False on every parameter: no gradient, no update. Returns self."""
         return self.requires_grad_(False)
 
-    def unfreeze(self):
+    def unfreeze(self) -> "Module":
         return self.requires_grad_(True)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Drop every parameter's ``.grad`` (PyTorch's ``set_to_none=True``)."""
         for p in self.parameters():
             p.grad = None
 
-    def num_parameters(self, trainable_only=False):
+    def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of scalar weights (shared weights counted once)."""
         return int(sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only))
 
-    def to(self, dtype):
+    def to(self, dtype: DTypeLike) -> "Module":
         """Cast every floating-point parameter and buffer to ``dtype`` in place; returns self.
 
         ``model.to(np.float64)`` is how a whole layer is gradient-checked.
@@ -282,14 +247,14 @@ class Module:
                 t.grad = None
         return self
 
-    def double(self):
+    def double(self) -> "Module":
         return self.to(np.float64)
 
-    def float(self):
+    def float(self) -> "Module":
         return self.to(np.float32)
 
     # -- state ------------------------------------------------------------
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, np.ndarray]:
         """{dotted name: numpy array} of every parameter and persistent buffer.
 
         Returns copies (a snapshot, see the module docstring).  A tied weight
@@ -318,7 +283,7 @@ class Module:
                     targets[dot + name] = b
         return targets
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict: Mapping[str, ArrayLike], strict: bool = True) -> IncompatibleKeys:
         """Copy arrays from ``state_dict`` into the parameters, cast to each one's dtype.
 
         Args:
@@ -364,7 +329,7 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     # -- calling and printing ---------------------------------------------
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
@@ -376,7 +341,7 @@ class Module:
                     out = replaced
         return out
 
-    def register_forward_hook(self, hook):
+    def register_forward_hook(self, hook: Callable[["Module", tuple, Any], Any]) -> _HookHandle:
         """Call ``hook(module, args, output)`` after every ``module(...)``, as in PyTorch.
 
         Args:
@@ -388,7 +353,7 @@ class Module:
         self._forward_hooks[key] = hook
         return _HookHandle(self._forward_hooks, key)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         """The text inside the parentheses, e.g. ``in_features=2, out_features=3``."""
         return ""
 

@@ -9,8 +9,10 @@ PyTorch's ``dim=``/``keepdim=`` are the names; numpy's ``axis=``/``keepdims=`` w
 """
 import collections
 import math
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from minitl.tensor import Tensor, ShapeError, index_key
 from minitl.ops.elementwise import Add, Sub, Mul, Div, Pow, Exp, Log, Tanh, ReLU, Where
@@ -18,6 +20,7 @@ from minitl.ops.reduce import Sum, Max
 from minitl.ops.movement import Reshape, Permute, Index, Cast
 from minitl.ops.matmul import MatMul
 
+Dim = Optional[Union[int, Tuple[int, ...]]]    # an axis, several, or None for all
 MaxResult = collections.namedtuple("MaxResult", "values indices")  # like torch.return_types.max
 
 
@@ -101,40 +104,43 @@ class TensorMethods:
         return lift(other, self) @ self
 
     # -- elementwise functions ----------------------------------------------
-    def exp(self):
+    def exp(self) -> Tensor:
         return Exp.apply(self)
 
-    def log(self):
+    def log(self) -> Tensor:
         return Log.apply(self)
 
-    def tanh(self):
+    def tanh(self) -> Tensor:
         return Tanh.apply(self)
 
-    def relu(self):
+    def relu(self) -> Tensor:
         return ReLU.apply(self)
 
-    def sigmoid(self):
+    def sigmoid(self) -> Tensor:
         # sigmoid(x) = 1 / (1 + exp(-x)) = (1 + tanh(x / 2)) / 2, which never overflows
         return (self * 0.5).tanh() * 0.5 + 0.5
 
-    def sqrt(self):
+    def sqrt(self) -> Tensor:
         return Pow.apply(self, p=0.5)
 
-    def masked_fill(self, mask, value):
+    def masked_fill(self, mask: ArrayLike, value: float) -> Tensor:
         """``value`` where the boolean ``mask`` is True, else ``self`` (mask broadcasts)."""
         return Where.apply(lift(value, self), self, cond=as_array(mask))
 
     # -- reductions ---------------------------------------------------------
-    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    def sum(self, dim: Dim = None, keepdim: bool = False, *, axis: Dim = None,
+            keepdims: Optional[bool] = None) -> Tensor:
         return Sum.apply(self, dim=_dim(dim, axis), keepdim=keepdim if keepdims is None else keepdims)
 
-    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    def mean(self, dim: Dim = None, keepdim: bool = False, *, axis: Dim = None,
+             keepdims: Optional[bool] = None) -> Tensor:
         dim = _dim(dim, axis)
         s = self.sum(dim, keepdim if keepdims is None else keepdims)
         n = self.data.size // max(s.data.size, 1) if self.data.size else 1
         return s * (1.0 / n)
 
-    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    def max(self, dim: Dim = None, keepdim: bool = False, *, axis: Dim = None,
+            keepdims: Optional[bool] = None) -> Union[Tensor, MaxResult]:
         """Like PyTorch: no ``dim`` -> the largest value; with ``dim`` -> ``(values, indices)``."""
         dim = _dim(dim, axis)
         keepdim = keepdim if keepdims is None else keepdims
@@ -144,37 +150,37 @@ class TensorMethods:
         indices = Tensor(np.argmax(self.data, axis=dim, keepdims=keepdim))
         return MaxResult(values, indices)
 
-    def amax(self, dim=None, keepdim=False):
+    def amax(self, dim: Dim = None, keepdim: bool = False) -> Tensor:
         return Max.apply(self, dim=_dim(dim, None), keepdim=keepdim)
 
-    def argmax(self, dim=None, keepdim=False):
+    def argmax(self, dim: Optional[int] = None, keepdim: bool = False) -> Tensor:
         return Tensor(np.argmax(self.data, axis=dim, keepdims=keepdim))
 
-    def softmax(self, dim=-1):
+    def softmax(self, dim: int = -1) -> Tensor:
         """exp(x) / sum(exp(x)) along ``dim``, computed as exp(x - max) for stability."""
         return _shifted_exp(self, dim)[1]
 
-    def log_softmax(self, dim=-1):
+    def log_softmax(self, dim: int = -1) -> Tensor:
         """x - log(sum(exp(x))) along ``dim``."""
         z, e = _shifted_exp(self, dim, normalize=False)
         return z - e.sum(dim, keepdim=True).log()
 
     # -- shape and movement -------------------------------------------------
-    def reshape(self, *shape):
+    def reshape(self, *shape: Union[int, Sequence[int]]) -> Tensor:
         return Reshape.apply(self, shape=_shape_arg(shape))
 
     view = reshape
 
-    def flatten(self, start_dim=0, end_dim=-1):
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         s = self.shape
         end = end_dim % len(s) + 1 if s else 0
         return self.reshape(s[:start_dim] + (-1,) + s[end:]) if s else self.reshape(1)
 
-    def unsqueeze(self, dim):
+    def unsqueeze(self, dim: int) -> Tensor:
         dim = dim % (self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
-    def squeeze(self, dim=None):
+    def squeeze(self, dim: Optional[int] = None) -> Tensor:
         if dim is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
         dim = dim % self.ndim if self.ndim else 0
@@ -182,11 +188,11 @@ class TensorMethods:
             return self
         return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
 
-    def permute(self, *dims):
+    def permute(self, *dims: Union[int, Sequence[int]]) -> Tensor:
         dims = tuple(d % self.ndim for d in _shape_arg(dims))
         return Permute.apply(self, dims=dims)
 
-    def transpose(self, dim0, dim1):
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
         dims = list(range(self.ndim))
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return Permute.apply(self, dims=tuple(dims))
@@ -197,7 +203,7 @@ class TensorMethods:
     def __getitem__(self, key):
         return Index.apply(self, key=index_key(key))
 
-    def split(self, split_size, dim=0):
+    def split(self, split_size: Union[int, Sequence[int]], dim: int = 0) -> Tuple[Tensor, ...]:
         """Pieces of ``split_size`` along ``dim`` (or sizes from a list), like ``torch.split``."""
         n = self.shape[dim]
         sizes = list(split_size) if not isinstance(split_size, int) else \
@@ -208,10 +214,10 @@ class TensorMethods:
             start += s
         return tuple(out)
 
-    def chunk(self, chunks, dim=0):
+    def chunk(self, chunks: int, dim: int = 0) -> Tuple[Tensor, ...]:
         return self.split(-(-self.shape[dim] // chunks), dim)
 
-    def contiguous(self):
+    def contiguous(self) -> Tensor:
         return self
 
     def __bool__(self):
@@ -227,32 +233,32 @@ class TensorMethods:
         """``np.asarray(t)`` gives ``t.data`` (a plain array: no gradient flows through numpy)."""
         return self.data if dtype is None else self.data.astype(dtype)
 
-    def numel(self):
+    def numel(self) -> int:
         return self.data.size
 
     # -- dtypes -------------------------------------------------------------
-    def to(self, dtype=None, *args, **kwargs):
+    def to(self, dtype: Optional[DTypeLike] = None, *args, **kwargs) -> Tensor:
         """``to(dtype)``; a device string such as ``"cpu"`` is accepted and ignored."""
         if dtype is None or isinstance(dtype, str) and dtype.startswith("cpu"):
             return self
         return self.astype(dtype)
 
-    def astype(self, dtype):
+    def astype(self, dtype: DTypeLike) -> Tensor:
         dtype = np.dtype(dtype)
         return self if dtype == self.data.dtype else Cast.apply(self, dtype=dtype)
 
     type = astype
 
-    def float(self):
+    def float(self) -> Tensor:
         return self.astype(np.float32)
 
-    def double(self):
+    def double(self) -> Tensor:
         return self.astype(np.float64)
 
-    def long(self):
+    def long(self) -> Tensor:
         return self.astype(np.int64)
 
-    def bool(self):
+    def bool(self) -> Tensor:
         return self.astype(np.bool_)
 
     # -- comparisons: plain boolean Tensors, no gradient --------------------
@@ -270,10 +276,10 @@ class TensorMethods:
     def __ge__(self, other):
         return Tensor(self.data >= as_array(other))
 
-    def eq(self, other):
+    def eq(self, other) -> Tensor:
         return Tensor(self.data == as_array(other))
 
-    def ne(self, other):
+    def ne(self, other) -> Tensor:
         return Tensor(self.data != as_array(other))
 
     def __invert__(self):

@@ -10,13 +10,13 @@ Exactly ``torch.optim.AdamW``'s update (amsgrad=False).  At step t (from 1):
 "Decoupled" means the decay shrinks the weight directly instead of being added
 to the gradient, so Adam's per-coordinate scaling does not weaken it.
 """
-from typing import Iterable, Tuple, Union
+from typing import Tuple
 
 import numpy as np
 
 from minitl import config
 from minitl.kernels import adamw as adamw_kernel, reference as R
-from minitl.optim.optimizer import Optimizer
+from minitl.optim.optimizer import Optimizer, ParamsArg
 
 
 def adamw_update_(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, step: int, lr: float,
@@ -52,8 +52,8 @@ class AdamW(Optimizer):
         verbose: print the trainable/frozen parameter counts.
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01,
-                 verbose=False):
+    def __init__(self, params: ParamsArg, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.01, verbose: bool = False):
         beta1, beta2 = betas
         if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
             raise ValueError(f"AdamW: betas must be in [0, 1), got {betas}")

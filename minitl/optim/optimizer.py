@@ -13,9 +13,14 @@ Frozen parameters stay in their group, so ``unfreeze()`` later (gradual
 unfreezing) needs no new optimizer.  Per-parameter state (momentum, Adam's
 moments) lives in ``self.state[id(p)]`` and is created on the first update.
 """
+from typing import Any, Dict, Iterable, Union
+
 import numpy as np
 
 from minitl.tensor import Tensor
+
+# what an optimizer takes: Parameters, or group dicts {"params": [...], "lr": ..., ...}
+ParamsArg = Union[Iterable[Tensor], Iterable[Dict[str, Any]]]
 
 
 def _flatten(params_or_model):
@@ -36,7 +41,7 @@ def _flatten(params_or_model):
     return flat
 
 
-def param_summary(params_or_model):
+def param_summary(params_or_model: Any) -> str:
     """"trainable: N tensors / P params; frozen: M tensors / Q params" (nanoGPT prints this).
 
     Args:
@@ -52,7 +57,7 @@ def param_summary(params_or_model):
 class Optimizer:
     """Base class: subclasses set ``defaults`` and implement ``_update(p, grad, state, group)``."""
 
-    def __init__(self, params, defaults, verbose=False):
+    def __init__(self, params: ParamsArg, defaults: Dict[str, Any], verbose: bool = False):
         self.defaults = dict(defaults)
         self.state = {}  # id(param) -> {"step": int, "exp_avg": array, ...}
         self.param_groups = []
@@ -71,7 +76,7 @@ class Optimizer:
         if verbose:
             print(f"{type(self).__name__}: {param_summary(self)}")
 
-    def add_param_group(self, group):
+    def add_param_group(self, group: Dict[str, Any]) -> None:
         """Add ``{"params": [...], **hyper-parameters}``; missing settings come from the defaults."""
         if not isinstance(group, dict) or "params" not in group:
             raise TypeError(f"{type(self).__name__}: a parameter group must be a dict with a "
@@ -95,13 +100,13 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: group {gi} has lr={g['lr']} < 0")
         self.param_groups.append(g)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Drop every parameter's ``.grad`` (``set_to_none=True``, PyTorch's default)."""
         for g in self.param_groups:
             for p in g["params"]:
                 p.grad = None
 
-    def step(self):
+    def step(self) -> None:
         """Update every parameter that requires grad and has a ``.grad``; skip the rest."""
         for gi, g in enumerate(self.param_groups):
             for i, p in enumerate(g["params"]):
@@ -116,7 +121,7 @@ class Optimizer:
         raise NotImplementedError
 
     # -- resume -------------------------------------------------------------
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         """{"state": {index: {name: array or int}}, "param_groups": [{..., "params": [index]}]}.
 
         Parameters are numbered 0, 1, ... across the groups in order (PyTorch's
@@ -135,7 +140,7 @@ class Optimizer:
             groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": ids})
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         """Restore hyper-parameters and per-parameter state saved by ``state_dict()``."""
         name = type(self).__name__
         groups = state_dict["param_groups"]

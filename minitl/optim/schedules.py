@@ -12,6 +12,7 @@ The lower-case names (``warmup_cosine(...)``) are the same classes, for people
 who prefer a factory-function reading.
 """
 import math
+from typing import Any, Callable, Dict, List
 
 
 def _check_steps(name, total_steps, warmup_steps):
@@ -35,11 +36,11 @@ class WarmupCosine:
         min_ratio: the final fraction of the base lr.
     """
 
-    def __init__(self, warmup_steps, total_steps, min_ratio=0.1):
+    def __init__(self, warmup_steps: int, total_steps: int, min_ratio: float = 0.1):
         _check_steps("WarmupCosine", total_steps, warmup_steps)
         self.warmup_steps, self.total_steps, self.min_ratio = warmup_steps, total_steps, min_ratio
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         W, T = self.warmup_steps, self.total_steps
         if step < W:
             return _warmup(step, W)
@@ -58,11 +59,11 @@ class LinearDecay:
         warmup_steps: W (0 = start at the peak).
     """
 
-    def __init__(self, total_steps, warmup_steps=0):
+    def __init__(self, total_steps: int, warmup_steps: int = 0):
         _check_steps("LinearDecay", total_steps, warmup_steps)
         self.total_steps, self.warmup_steps = total_steps, warmup_steps
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         W, T = self.warmup_steps, self.total_steps
         if step < W:
             return _warmup(step, W)
@@ -89,14 +90,14 @@ class SlantedTriangular:
         ratio: how much smaller the lowest lr is than the peak.
     """
 
-    def __init__(self, total_steps, cut_frac=0.1, ratio=32):
+    def __init__(self, total_steps: int, cut_frac: float = 0.1, ratio: float = 32):
         if total_steps <= 0 or not 0.0 < cut_frac < 1.0 or ratio < 1:
             raise ValueError(f"SlantedTriangular: need total_steps > 0, 0 < cut_frac < 1, ratio >= 1; "
                              f"got {total_steps}, {cut_frac}, {ratio}")
         self.total_steps, self.cut_frac, self.ratio = total_steps, cut_frac, ratio
         self.cut = max(1, math.floor(total_steps * cut_frac))  # max(1, .): tiny T still works
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         cut, cf = self.cut, self.cut_frac
         p = step / cut if step < cut else 1.0 - (step - cut) / (cut * (1.0 / cf - 1.0))
         p = max(0.0, p)  # after T the paper's line would go negative; stay at the floor
@@ -123,13 +124,13 @@ class LRScheduler:
         fn: a callable step -> multiplier (e.g. ``WarmupCosine(...)``).
     """
 
-    def __init__(self, optimizer, fn):
+    def __init__(self, optimizer: Any, fn: Callable[[int], float]):
         self.optimizer, self.fn = optimizer, fn
         self.last_step = 0
         self._apply()
 
     @property
-    def base_lrs(self):
+    def base_lrs(self) -> List[float]:
         return [g.setdefault("initial_lr", g["lr"]) for g in self.optimizer.param_groups]
 
     def _apply(self):
@@ -137,17 +138,17 @@ class LRScheduler:
         for g, base in zip(self.optimizer.param_groups, self.base_lrs):
             g["lr"] = base * m
 
-    def step(self):
+    def step(self) -> None:
         self.last_step += 1
         self._apply()
 
-    def get_last_lr(self):
+    def get_last_lr(self) -> List[float]:
         return [g["lr"] for g in self.optimizer.param_groups]
 
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, Any]:
         return {"last_step": self.last_step, "base_lrs": self.base_lrs}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
         groups = self.optimizer.param_groups
         if len(state["base_lrs"]) != len(groups):
             raise ValueError(f"LRScheduler.load_state_dict: state has {len(state['base_lrs'])} "

@@ -5,7 +5,7 @@
     b <- momentum * b + d  (later steps)
     p <- p - lr * b        (or p - lr * d without momentum)
 """
-from minitl.optim.optimizer import Optimizer
+from minitl.optim.optimizer import Optimizer, ParamsArg
 import numpy as np
 
 
@@ -20,7 +20,8 @@ class SGD(Optimizer):
         verbose: print the trainable/frozen parameter counts.
     """
 
-    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, verbose=False):
+    def __init__(self, params: ParamsArg, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
+                 verbose: bool = False):
         if momentum < 0 or weight_decay < 0:
             raise ValueError(f"SGD: momentum={momentum} and weight_decay={weight_decay} must be >= 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay),
