@@ -10,6 +10,10 @@
                   composes them from the primitive ops (env ``MINITL_FUSED=0``).
 * ``ANOMALY``  -- check every op's output for NaN/Inf and name the op that made
                   it (``minitl.detect_anomaly()``; slow, for debugging).
+* ``MATMUL``   -- which matmul ``MatMul`` runs: ``"auto"`` (the crossover measured in
+                  ``minitl/kernels/dispatch.py``: BLAS on the development machine),
+                  ``"numba"`` (the kernel) or ``"blas"`` (numpy); env ``MINITL_MATMUL``,
+                  ``set_matmul(mode)`` or ``with minitl.config.matmul("numba"):``.
 
 Everything reads these module attributes at call time, so flipping them takes
 effect immediately; the context managers below restore the old value.
@@ -29,11 +33,15 @@ DEBUG = _env_flag("MINITL_DEBUG", False)
 BACKEND = os.environ.get("MINITL_BACKEND", "numba")
 FUSED = _env_flag("MINITL_FUSED", True)
 ANOMALY = _env_flag("MINITL_ANOMALY", False)
+MATMUL = os.environ.get("MINITL_MATMUL", "auto").strip().lower()
 GRAD_ENABLED = True
 
 _BACKENDS = ("numba", "reference")
 if BACKEND not in _BACKENDS:
     raise ValueError(f"MINITL_BACKEND={BACKEND!r}: expected one of {_BACKENDS}")
+_MATMULS = ("auto", "numba", "blas")
+if MATMUL not in _MATMULS:
+    raise ValueError(f"MINITL_MATMUL={MATMUL!r}: expected one of {_MATMULS}")
 
 
 def set_debug(on=True):
@@ -47,6 +55,14 @@ def set_backend(name):
     if name not in _BACKENDS:
         raise ValueError(f"backend {name!r}: expected one of {_BACKENDS}")
     BACKEND = name
+
+
+def set_matmul(mode):
+    """Force ``"numba"`` or ``"blas"`` for every matmul, or go back to the measured ``"auto"``."""
+    global MATMUL
+    if mode not in _MATMULS:
+        raise ValueError(f"matmul mode {mode!r}: expected one of {_MATMULS}")
+    MATMUL = mode
 
 
 @contextlib.contextmanager
@@ -65,6 +81,13 @@ def backend(name):
     if name not in _BACKENDS:
         raise ValueError(f"backend {name!r}: expected one of {_BACKENDS}")
     return _swap("BACKEND", name)
+
+
+def matmul(mode):
+    """``with minitl.config.matmul("numba"): ...`` runs every matmul on the Numba kernel."""
+    if mode not in _MATMULS:
+        raise ValueError(f"matmul mode {mode!r}: expected one of {_MATMULS}")
+    return _swap("MATMUL", mode)
 
 
 def fused(on):

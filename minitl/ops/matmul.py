@@ -1,9 +1,9 @@
 """The two ops where the time goes: ``MatMul`` and ``Embedding``.
 
 MatMul runs numpy's BLAS (``np.matmul``) or the Numba kernel
-(``minitl/kernels/matmul.py``), chosen per shape by
-``minitl.kernels.dispatch.matmul_choice`` -- a measured crossover, or forced
-with ``MINITL_MATMUL=numba|blas`` -- and says which in its debug note
+(``minitl/kernels/matmul.py``): forced by the switch ``minitl.config.MATMUL``
+(``"numba"|"blas"``, env ``MINITL_MATMUL``), else chosen per shape by
+``minitl.kernels.dispatch.matmul_choice`` (a measured crossover) -- and says which in its debug note
 (``MINITL_DEBUG=1``).  ``minitl.config.BACKEND == "reference"`` always means
 numpy.  Embedding's backward is the Numba scatter-add kernel
 (``minitl/kernels/embedding.py``), or ``np.add.at`` on the reference backend.
@@ -33,6 +33,8 @@ def _matmul(ctx, a, b):
         which, why = "blas", "reference backend"
     elif a.size == 0 or b.size == 0:
         which, why = "blas", "empty operand"
+    elif config.MATMUL != "auto" and np.result_type(a, b) in (np.float32, np.float64):
+        which, why = config.MATMUL, f"forced (minitl.config.MATMUL={config.MATMUL})"
     else:
         which, why = dispatch.matmul_choice(a.shape, b.shape, np.result_type(a, b))
     ctx.note = f"{'numba kernel' if which == 'numba' else 'numpy BLAS'} ({why})"
