@@ -22,7 +22,7 @@ from minitl import config, random
 from minitl.tensor import Tensor, ShapeError
 from minitl.ops import Embedding, Where, Index
 from minitl.ops import fused as _fused_ops
-from minitl.ops._checks import check_ids, check_reduction, check_targets, normalized_shape as _normalized_shape
+from minitl.ops._checks import check_reduction, check_targets, normalized_shape as _normalized_shape
 from minitl.ops.methods import as_array, lift
 
 __all__ = ["relu", "tanh", "sigmoid", "silu", "gelu", "softmax", "log_softmax", "linear", "embedding",
@@ -157,7 +157,7 @@ def embedding(idx: Union[Tensor, ArrayLike], weight: Tensor) -> Tensor:
     Raises:
         TypeError for non-integer ids, IndexError for an id outside [0, V).
     """
-    return Embedding.apply(weight, ids=check_ids(as_array(idx), weight.shape[0], "embedding"))
+    return Embedding.apply(weight, ids=as_array(idx))          # the op checks the ids (ops/_checks.check_ids)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
