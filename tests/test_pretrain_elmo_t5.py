@@ -70,6 +70,10 @@ def test_cli_finetune_t5_text2text_then_evaluate_and_predict(smoke_hub, tmp_path
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and all(line.split()[0] in ("negative", "positive") for line in lines)
     assert main(["finetune", "--model", "t5", "--strategy", "gradual", "--out", str(tmp_path / "x")]) == 2
+    capsys.readouterr()
+    assert main(["evaluate", out, "--data", "tweets"]) == 0                  # via Text2TextClassifier
+    res = next(json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{"))
+    assert res["split"] == "test" and sum(map(sum, res["confusion_matrix"])) == res["n"] == 1000
 
 
 def test_cli_finetune_elmo_features(smoke_hub, tmp_path):
