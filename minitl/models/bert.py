@@ -19,11 +19,13 @@ vocabulary projection, which dominates at this size.  ``pooled()`` is BERT's
 """
 import re
 from dataclasses import dataclass
+from typing import Optional, Tuple
 
 import numpy as np
 
 import minitl
 from minitl.models.base import PretrainedMixin
+from minitl.tensor import Tensor
 from minitl.models.blocks import Block, TransformerConfig, init_weights
 from minitl.nn import functional as F
 from minitl.nn import Module, Parameter, Embedding, LayerNorm, Linear, Dropout, ModuleList
@@ -57,7 +59,8 @@ class BERT(PretrainedMixin, Module):
         self.pooler = Linear(C, C)                          # [CLS] pooler
         init_weights(self, config.n_layer)
 
-    def hidden(self, idx, attention_mask=None, token_type_ids=None):
+    def hidden(self, idx: np.ndarray, attention_mask: Optional[np.ndarray] = None,
+               token_type_ids: Optional[np.ndarray] = None) -> Tensor:
         """(B, T) ids -> (B, T, C) final hidden states; padding (mask 0) is never attended to."""
         idx = np.asarray(idx.data if isinstance(idx, minitl.Tensor) else idx)
         B, T = idx.shape
@@ -77,14 +80,16 @@ class BERT(PretrainedMixin, Module):
             x = block(x, key_padding_mask=kpm)                       # (B, T, C)
         return self.ln_f(x)                                          # (B, T, C)
 
-    def mlm_logits(self, h):
+    def mlm_logits(self, h: Tensor) -> Tensor:
         """(..., C) hidden states -> (..., V) scores over the vocabulary (tied decoder)."""
         lead, C = h.shape[:-1], h.shape[-1]
         h = h.reshape(-1, C)                                         # (N, C): one 2-D matrix product
         h = self.mlm_ln(F.gelu(self.mlm_dense(h)))                   # (N, C)
         return F.linear(h, self.wte.weight, self.mlm_bias).reshape(*lead, -1)  # (..., V)
 
-    def forward(self, idx, attention_mask=None, token_type_ids=None, mlm_labels=None):
+    def forward(self, idx: np.ndarray, attention_mask: Optional[np.ndarray] = None,
+                token_type_ids: Optional[np.ndarray] = None,
+                mlm_labels: Optional[np.ndarray] = None) -> Tuple[Tensor, Optional[Tensor]]:
         """With ``mlm_labels`` (B, T) (-100 = not predicted): (logits (M, V) at the M
         labelled positions, mean cross-entropy).  Without: (logits (B, T, V), None)."""
         h = self.hidden(idx, attention_mask, token_type_ids)         # (B, T, C)
@@ -99,12 +104,13 @@ class BERT(PretrainedMixin, Module):
         logits = self.mlm_logits(hm)                                 # (M, V)
         return logits, F.cross_entropy(logits, labels[pos])
 
-    def pooled(self, idx, attention_mask=None, token_type_ids=None):
+    def pooled(self, idx: np.ndarray, attention_mask: Optional[np.ndarray] = None,
+               token_type_ids: Optional[np.ndarray] = None) -> Tensor:
         """tanh(Linear(h[CLS])): (B, T) -> (B, C), the sentence vector BERT's heads read."""
         h = self.hidden(idx, attention_mask, token_type_ids)         # (B, T, C)
         return F.tanh(self.pooler(h[:, 0]))                          # (B, C): [CLS] is position 0
 
-    def fill_mask(self, text, top_k=5, tokenizer=None):
+    def fill_mask(self, text: str, top_k: int = 5, tokenizer=None) -> list:
         """Top-k fillers for each ``[MASK]`` in ``text``: [(token, probability), ...]
         for one mask, a list of such lists for several."""
         tok = tokenizer or self.tokenizer

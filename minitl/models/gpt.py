@@ -15,6 +15,7 @@ token v in is the vector that scores token v out.
     model.generate(idx, max_new_tokens=20, temperature=0.8, top_k=40)
 """
 from dataclasses import dataclass
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class GPT(PretrainedMixin, Module):
         self.ln_f = LayerNorm(C)
         init_weights(self, config.n_layer)
 
-    def hidden(self, idx, attention_mask=None):
+    def hidden(self, idx: np.ndarray, attention_mask: Optional[np.ndarray] = None) -> minitl.Tensor:
         """(B, T) ids -> (B, T, C) final hidden states (after ln_f).
 
         ``attention_mask`` is accepted for a uniform interface with BERT; a
@@ -62,7 +63,8 @@ class GPT(PretrainedMixin, Module):
             x = block(x, is_causal=True)                   # (B, T, C)
         return self.ln_f(x)                                # (B, T, C)
 
-    def forward(self, idx, targets=None):
+    def forward(self, idx: np.ndarray,
+                targets: Optional[np.ndarray] = None) -> Tuple[minitl.Tensor, Optional[minitl.Tensor]]:
         """Returns (logits (B, T, V), mean cross-entropy over targets or None).
 
         Target -100 is ignored (e.g. padding)."""
@@ -77,7 +79,8 @@ class GPT(PretrainedMixin, Module):
         loss = F.cross_entropy(logits, targets.reshape(B * T), ignore_index=-100)
         return logits.reshape(B, T, -1), loss              # (B, T, V)
 
-    def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, stop_id=None):
+    def generate(self, idx: np.ndarray, max_new_tokens: int, temperature: float = 1.0, top_k: Optional[int] = None,
+                 stop_id: Optional[int] = None) -> np.ndarray:
         """Append ``max_new_tokens`` sampled tokens to ``idx`` (B, T0) -> (B, T0 + n).
 
         Sampling draws from ``minitl.random.rng()``, so ``minitl.manual_seed(n)``
@@ -102,7 +105,8 @@ class GPT(PretrainedMixin, Module):
         self.train(was_training)
         return idx
 
-    def generate_text(self, prompt, max_new_tokens=40, temperature=0.8, top_k=40, tokenizer=None):
+    def generate_text(self, prompt: str, max_new_tokens: int = 40, temperature: float = 0.8, top_k: Optional[int] = 40,
+                      tokenizer=None) -> str:
         """Encode ``prompt``, generate, decode: a string in, a string out."""
         tok = tokenizer or self.tokenizer
         if tok is None:
@@ -112,13 +116,13 @@ class GPT(PretrainedMixin, Module):
         new = [i for i in out[0, len(ids):].tolist() if i != tok.eot_id]
         return prompt + tok.decode(new)
 
-    def perplexity(self, ids, batch_size=32):
+    def perplexity(self, ids: np.ndarray, batch_size: int = 32) -> float:
         """exp(mean next-token cross-entropy) over a 1-D token array, in block_size windows."""
         nll, n = evaluate_lm(self, ids, batch_size)
         return float(np.exp(nll / max(n, 1)))
 
 
-def sample(logits, temperature=1.0, top_k=None):
+def sample(logits: np.ndarray, temperature: float = 1.0, top_k: Optional[int] = None) -> np.ndarray:
     """One token per row from softmax(logits / temperature), keeping the top_k best.
 
     logits: (B, V) array -> (B,) int64."""
@@ -134,7 +138,7 @@ def sample(logits, temperature=1.0, top_k=None):
     return np.minimum((p.cumsum(axis=-1) < u).sum(axis=-1), p.shape[-1] - 1).astype(np.int64)
 
 
-def evaluate_lm(model, ids, batch_size=32):
+def evaluate_lm(model: "GPT", ids: np.ndarray, batch_size: int = 32) -> Tuple[float, int]:
     """(sum of next-token negative log-likelihoods, number of predicted tokens) over
     consecutive non-overlapping windows of a 1-D id array."""
     T = model.config.block_size
