@@ -306,7 +306,8 @@ def _print_scores(res, meta):
         print(f"training's last evaluation (step {last.get('step')}) read the first "
               f"{min(n, res['windows_available'])} windows"
               + (" (masking seed 1234)" if res["model"] == "BERT" else "")
-              + f": {key.replace('_', ' ')} {last[key]:.4g}"
+              + f": {key.replace('_', ' ')} "
+              + (f"{100 * last[key]:.2f}%" if "accuracy" in key else f"{last[key]:.2f}")
               + ("" if same else f"; this one reads {res['windows']}, so the two differ by which tokens are "
                                  f"scored (--windows {n} reproduces training's number)"))
 
