@@ -33,7 +33,8 @@ from minitl.transfer import tour
 from minitl.transfer.experiments.base import SMOKE_RECIPES
 
 # -----------------------------------------------------------------------------
-config = dict(n_train=100, seeds=2, methods="bow,scratch:gpt,w2v,gpt:full", held_out_windows=200, seed=0)
+config = dict(n_train=100, seeds=1, methods="bow,scratch:gpt,w2v,gpt:full", held_out_windows=200, seed=0)
+# quick: 1 draw of the labels (the scratch GPT, 40 epochs, is the slowest fit); --full: 5 draws, more methods
 # -----------------------------------------------------------------------------
 args = parse(config, __doc__)
 recipes, max_test = None, None
