@@ -1,9 +1,18 @@
 """The LSTM time loop, forward and backward (twin: ``reference_lstm.lstm_fwd_ref`` / ``lstm_bwd_ref``).
 
 Shapes: B batch, T time, H hidden, G = 4H gate rows in PyTorch's order i, f, g, o.
-The input part of the gates, ``xg = x @ W_ih^T + b`` (B, T, G), is one big BLAS
+The input part of the gates, ``xg = x @ W_ih^T`` (B, T, G), is one big BLAS
 matmul done by the caller; these kernels run only the part that cannot be
-batched over time, the recurrence ``a = xg[b, t] + W_hh h``.
+batched over time, the recurrence ``a = xg[b, t] + b_ih + W_hh h``.
+
+Layout.  The kernels work time-major, (T, B, ...): at one step the rows of a
+tile sit next to each other in memory, one stream per array that the
+hardware prefetcher follows.  Batch-major (B, T, ...) rows are T*G apart, and
+8 rows x 5 arrays were more streams than it tracks: a tile step then waited
+on memory (measured ~2 ms of the ~5 ms backward at the ELMo micro size).
+``lstm_fwd_tm`` / ``lstm_bwd_tm`` take and give time-major arrays (the op in
+``minitl/ops/lstm.py`` calls them); ``lstm_fwd`` / ``lstm_bwd`` are the same
+kernels behind batch-major wrappers, with the twin's signature.
 
 Batch rows never talk to each other, so both kernels are a ``prange`` over
 rows, each thread running the whole time loop of its rows with its state in
@@ -26,11 +35,16 @@ recurrent product of the whole tile is the register-tile micro-kernel that
 matmul uses (``_jit.make_tile``): each W_hh value loaded once serves RB rows
 instead of one.  A row whose sequence has ended (or not yet begun, going
 backwards) rides along with zeros and writes nothing.  Other widths take the
-row-at-a-time loop above.
+row-at-a-time loop above.  In the tiled loops every inner loop writes one
+array and reads at most three: with more, LLVM's runtime alias checks exceed
+its budget and the loop stays scalar.
 
-The recurrent weight's gradient ``dW_hh = sum_{b,t} da[b,t] h'[b,t]^T`` is
-not accumulated in the loop (rows would race on it): ``lstm_bwd`` forms it
-afterwards with one (G, B*T) @ (B*T, H) BLAS matmul.
+The forward writes the gate values over its input (the caller's xg buffer
+becomes ``gates``: no second (T, B, G) array).  The recurrent weight's
+gradient ``dW_hh = sum_{b,t} da[b,t] h'[b,t]^T`` is not accumulated in the
+loop (rows would race on it): ``lstm_bwd_tm`` forms it afterwards with one
+(G, B*T) @ (B*T, H) BLAS matmul, time-major making h' a view (h one step
+back in time), not a copy.
 """
 import numba
 import numpy as np
@@ -38,7 +52,6 @@ from numba import njit, prange
 
 from ._jit import FASTMATH, exp_inplace, make_tile
 from .machine import machine_info
-from .reference_lstm import previous
 
 _VB = machine_info()["vector_bytes"]      # bytes per SIMD vector
 NV = 2                                    # SIMD vectors per tile row: NR = NV * lanes columns
@@ -86,20 +99,20 @@ def _tanh_into(src, dst, n, bits, exact):
         dst[j] = one - two / (dst[j] + one)
 
 
-def _lstm_fwd(xg, wt, lengths, reverse, h_out, c_out, gates, exact):
-    B, T, G = xg.shape
+def _lstm_fwd(gates, bias, wt, lengths, reverse, h_out, c_out, exact):
+    T, B, G = gates.shape
     H = G // 4
     for b in prange(B):
-        h = np.zeros(H, xg.dtype)            # this row's state
-        c = np.zeros(H, xg.dtype)
-        a = np.empty(G, xg.dtype)            # pre-activations, then gate values
-        tc = np.empty(H, xg.dtype)
+        h = np.zeros(H, gates.dtype)         # this row's state
+        c = np.zeros(H, gates.dtype)
+        a = np.empty(G, gates.dtype)         # pre-activations, then gate values
+        tc = np.empty(H, gates.dtype)
         bits = np.empty(G, np.int32)         # exp's scratch
         L = lengths[b]
         for s in range(L):
             t = L - 1 - s if reverse else s
             for j in range(G):
-                a[j] = xg[b, t, j]
+                a[j] = gates[t, b, j] + bias[j]
             for k in range(H):               # a += W_hh h, as axpys over W_hh^T's rows
                 hk = h[k]
                 for j in range(G):
@@ -110,15 +123,14 @@ def _lstm_fwd(xg, wt, lengths, reverse, h_out, c_out, gates, exact):
             tanh_into(c, tc, H, bits, exact)
             for j in range(H):               # h = o tanh(c)
                 h[j] = a[3 * H + j] * tc[j]
-                h_out[b, t, j] = h[j]
-                c_out[b, t, j] = c[j]
-            for j in range(G):
-                gates[b, t, j] = a[j]
+            copy(h, h_out[t, b], H)
+            copy(c, c_out[t, b], H)
+            copy(a, gates[t, b], G)
 
 
 def _lstm_bwd(dh, w, c, gates, lengths, reverse, dxg, exact):
     # forward was: c = f c' + i g;  h = o tanh(c)   (see reference_lstm.lstm_bwd_ref)
-    B, T, G = gates.shape
+    T, B, G = gates.shape
     H = G // 4
     one = dh.dtype.type(1)
     for b in prange(B):
@@ -132,15 +144,15 @@ def _lstm_bwd(dh, w, c, gates, lengths, reverse, dxg, exact):
             t = L - 1 - s if reverse else s
             has_prev = s > 0                 # the step before, in processing order
             tp = t + 1 if reverse else t - 1
-            tanh_into(c[b, t], tc, H, bits, exact)
+            tanh_into(c[t, b], tc, H, bits, exact)
             for j in range(H):
-                i = gates[b, t, j]
-                f = gates[b, t, H + j]
-                g = gates[b, t, 2 * H + j]
-                o = gates[b, t, 3 * H + j]
-                d = dh[b, t, j] + dh_next[j]
+                i = gates[t, b, j]
+                f = gates[t, b, H + j]
+                g = gates[t, b, 2 * H + j]
+                o = gates[t, b, 3 * H + j]
+                d = dh[t, b, j] + dh_next[j]
                 dc = dc_next[j] + d * o * (one - tc[j] * tc[j])
-                cp = c[b, tp, j] if has_prev else dh.dtype.type(0)
+                cp = c[tp, b, j] if has_prev else dh.dtype.type(0)
                 da[j] = dc * g * i * (one - i)
                 da[H + j] = dc * cp * f * (one - f)
                 da[2 * H + j] = dc * i * (one - g * g)
@@ -150,7 +162,7 @@ def _lstm_bwd(dh, w, c, gates, lengths, reverse, dxg, exact):
                 dh_next[j] = 0
             for j in range(G):               # dh_next = W_hh^T da, as axpys over W_hh's rows
                 dj = da[j]
-                dxg[b, t, j] = dj
+                dxg[t, b, j] = dj
                 for k in range(H):
                     dh_next[k] += dj * w[j, k]
 
@@ -164,49 +176,57 @@ def _tile_lengths(lengths, b0, B):
     return Ls, Ls.max()
 
 
-def _lstm_fwd_tiled(xg, wt, lengths, reverse, h_out, c_out, gates, exact, NR):
-    B, T, G = xg.shape
+def _lstm_fwd_tiled(gates, bias, wt, lengths, reverse, h_out, c_out, exact, NR):
+    T, B, G = gates.shape
     H = G // 4
     for tb in prange((B + RB - 1) // RB):
         b0 = tb * RB
-        hb = np.zeros((RB, H), xg.dtype)         # the tile's states
-        cb = np.zeros((RB, H), xg.dtype)
-        a = np.empty((RB, G), xg.dtype)
-        tc = np.empty(H, xg.dtype)
+        hb = np.zeros((RB, H), gates.dtype)      # the tile's states
+        cb = np.zeros((RB, H), gates.dtype)
+        a = np.empty((RB, G), gates.dtype)
+        tc = np.empty(H, gates.dtype)
         bits = np.empty(G, np.int32)
         Ls, Lmax = tile_lengths(lengths, b0, B)
+        # aligned: a whole tile of rows of one length sits at the same t at every step, so the
+        # tile works on the (RB, G) block of gates in place; otherwise through the scratch a
+        aligned = b0 + RB <= B and Ls.min() == Lmax
         for s in range(Lmax):
-            for r in range(RB):
-                ar = a[r]
-                if s < Ls[r]:
-                    xr = xg[b0 + r, Ls[r] - 1 - s] if reverse else xg[b0 + r, s]
-                    for j in range(G):
-                        ar[j] = xr[j]
-                else:
-                    for j in range(G):
-                        ar[j] = 0
-            for cj in range(0, G, NR):           # a += h W_hh^T: (RB, H) @ (H, NR) per tile
-                tile(H, hb, wt, cj, a, 0, cj)
+            if aligned:
+                D = gates[Lmax - 1 - s if reverse else s, b0:b0 + RB]
+                for r in range(RB):
+                    add_into(D[r], bias, G)
+            else:
+                D = a
+                for r in range(RB):
+                    ar = a[r]
+                    if s < Ls[r]:
+                        xr = gates[Ls[r] - 1 - s if reverse else s, b0 + r]
+                        for j in range(G):
+                            ar[j] = xr[j] + bias[j]
+                    else:
+                        for j in range(G):
+                            ar[j] = 0
+            for cj in range(0, G, NR):           # D += h W_hh^T: (RB, H) @ (H, NR) per tile
+                tile(H, hb, wt, cj, D, 0, cj)
             for r in range(RB):
                 if s >= Ls[r]:
                     continue
                 t = Ls[r] - 1 - s if reverse else s
-                ar, hr, cr = a[r], hb[r], cb[r]  # 1-D row views: the loops vectorize
+                ar, hr, cr = D[r], hb[r], cb[r]  # 1-D row views: the loops vectorize
                 sigmoid_tanh(ar, G, H, bits, exact)
                 for j in range(H):
                     cr[j] = ar[H + j] * cr[j] + ar[j] * ar[2 * H + j]
                 tanh_into(cr, tc, H, bits, exact)
-                ho, co, go = h_out[b0 + r, t], c_out[b0 + r, t], gates[b0 + r, t]
                 for j in range(H):
                     hr[j] = ar[3 * H + j] * tc[j]
-                    ho[j] = hr[j]
-                    co[j] = cr[j]
-                for j in range(G):
-                    go[j] = ar[j]
+                copy(hr, h_out[t, b0 + r], H)
+                copy(cr, c_out[t, b0 + r], H)
+                if not aligned:
+                    copy(ar, gates[t, b0 + r], G)
 
 
 def _lstm_bwd_tiled(dh, w, c, gates, lengths, reverse, dxg, exact, NR):
-    B, T, G = gates.shape
+    T, B, G = gates.shape
     H = G // 4
     one = dh.dtype.type(1)
     for tb in prange((B + RB - 1) // RB):
@@ -218,94 +238,151 @@ def _lstm_bwd_tiled(dh, w, c, gates, lengths, reverse, dxg, exact, NR):
         zh = np.zeros(H, dh.dtype)               # c' before the first step
         bits = np.empty(H, np.int32)
         Ls, Lmax = tile_lengths(lengths, b0, B)
+        aligned = b0 + RB <= B and Ls.min() == Lmax   # as in the forward: da is dxg's block itself
         for s in range(Lmax - 1, -1, -1):
+            A = dxg[Lmax - 1 - s if reverse else s, b0:b0 + RB] if aligned else da
             for r in range(RB):
+                dar = A[r]
                 if s >= Ls[r]:
                     for j in range(G):           # not begun yet: contributes nothing to dh_next
-                        da[r, j] = 0
+                        dar[j] = 0
                     continue
                 t = Ls[r] - 1 - s if reverse else s
-                # 1-D row views and no branch in the loop: LLVM vectorizes it (3-D indexing and
-                # an in-loop select of c' measured ~2x slower)
                 cp = zh
                 if s > 0:
-                    cp = c[b0 + r, t + 1] if reverse else c[b0 + r, t - 1]
-                gr, dhr, dar, dcr, dhnr = gates[b0 + r, t], dh[b0 + r, t], da[r], dcn[r], dhn[r]
-                tanh_into(c[b0 + r, t], tc, H, bits, exact)
-                for j in range(H):
-                    i = gr[j]
-                    f = gr[H + j]
-                    g = gr[2 * H + j]
-                    o = gr[3 * H + j]
-                    d = dhr[j] + dhnr[j]
-                    dc = dcr[j] + d * o * (one - tc[j] * tc[j])
-                    dar[j] = dc * g * i * (one - i)
-                    dar[H + j] = dc * cp[j] * f * (one - f)
-                    dar[2 * H + j] = dc * i * (one - g * g)
-                    dar[3 * H + j] = d * tc[j] * o * (one - o)
-                    dcr[j] = dc * f
-                dxr = dxg[b0 + r, t]
-                for j in range(G):
-                    dxr[j] = dar[j]
+                    cp = c[t + 1, b0 + r] if reverse else c[t - 1, b0 + r]
+                tanh_into(c[t, b0 + r], tc, H, bits, exact)
+                bwd_gates(gates[t, b0 + r], dh[t, b0 + r], cp, tc, dhn[r], dcn[r], dar, H)
+                if not aligned:
+                    copy(dar, dxg[t, b0 + r], G)
             for r in range(RB):
                 for k in range(H):
                     dhn[r, k] = 0
             for cj in range(0, H, NR):           # dh_next = da W_hh: (RB, G) @ (G, NR) per tile
-                tile(G, da, w, cj, dhn, 0, cj)
+                tile(G, A, w, cj, dhn, 0, cj)
 
 
-def _check(xg, w_hh, lengths):
+def _bwd_gates(gr, dhr, cp, tc, dhn, dcn, da, H):
+    """One row's step back through the cell: gate values gr (G,), dh, c', tanh(c) (H,) -> da (G,);
+    dcn (H,) carries dc f into the step before (forward: c = f c' + i g, h = o tanh(c))."""
+    one = gr.dtype.type(1)
+    for j in range(H):
+        i = gr[j]
+        f = gr[H + j]
+        g = gr[2 * H + j]
+        o = gr[3 * H + j]
+        d = dhr[j] + dhn[j]
+        dc = dcn[j] + d * o * (one - tc[j] * tc[j])
+        da[j] = dc * g * i * (one - i)
+        da[H + j] = dc * cp[j] * f * (one - f)
+        da[2 * H + j] = dc * i * (one - g * g)
+        da[3 * H + j] = d * tc[j] * o * (one - o)
+        dcn[j] = dc * f
+
+
+def _copy(src, dst, n):
+    for j in range(n):
+        dst[j] = src[j]
+
+
+def _add_into(dst, src, n):
+    for j in range(n):
+        dst[j] += src[j]
+
+
+def _check(xg, w_hh, lengths, bias=None):
+    """xg (T, B, 4H) time-major."""
     if xg.ndim != 3 or xg.shape[2] % 4:
-        raise ValueError(f"lstm: gate inputs must be (B, T, 4H), got {xg.shape}")
-    H = xg.shape[2] // 4
-    if w_hh.shape != (4 * H, H):
-        raise ValueError(f"lstm: w_hh must be (4H, H) = {(4 * H, H)} for gate inputs {xg.shape}, got {w_hh.shape}")
-    if lengths.shape != xg.shape[:1] or (lengths.size and (lengths.min() < 0 or lengths.max() > xg.shape[1])):
-        raise ValueError(f"lstm: lengths must be (B,) = {xg.shape[:1]} with values in [0, T={xg.shape[1]}], "
+        raise ValueError(f"lstm: gate inputs must be (T, B, 4H) time-major, got {xg.shape}")
+    T, B, G = xg.shape
+    if w_hh.shape != (G, G // 4):
+        raise ValueError(f"lstm: w_hh must be (4H, H) = {(G, G // 4)} for gate inputs {xg.shape}, got {w_hh.shape}")
+    if bias is not None and np.shape(bias) != (G,):
+        raise ValueError(f"lstm: bias must be (4H,) = ({G},), got {np.shape(bias)}")
+    if lengths.shape != (B,) or (lengths.size and (lengths.min() < 0 or lengths.max() > T)):
+        raise ValueError(f"lstm: lengths must be (B,) = ({B},) with values in [0, T={T}], "
                          f"got shape {lengths.shape}, values {lengths.min() if lengths.size else '-'}.."
                          f"{lengths.max() if lengths.size else '-'}")
 
 
-def lstm_fwd(xg, w_hh, lengths, reverse=False):
-    """xg (B, T, 4H), w_hh (4H, H), lengths (B,) -> (h, c (B, T, H), gates (B, T, 4H))."""
-    dt = xg.dtype if xg.dtype in (np.float32, np.float64) else np.float32
-    xg = np.ascontiguousarray(xg, dt)
+def lstm_fwd_tm(gates, w_hh, lengths, reverse=False, bias=None):
+    """Time-major forward, in place: gates (T, B, 4H) holds x W_ih^T on entry and the gate values
+    i, f, g, o on return; bias (4H,) or None.  Returns (h, c), each (T, B, H), zeros past a row's length."""
+    dt = gates.dtype
+    if dt not in (np.float32, np.float64) or not gates.flags.c_contiguous:
+        raise ValueError(f"lstm_fwd_tm: gates must be a C-contiguous float32/float64 array, got {dt}")
     lengths = np.ascontiguousarray(lengths, np.int64)
-    _check(xg, w_hh, lengths)
-    B, T, G = xg.shape
+    _check(gates, w_hh, lengths, bias)
+    T, B, G = gates.shape
     wt = np.ascontiguousarray(np.asarray(w_hh, dt).T)                  # (H, G)
-    h = np.zeros((B, T, G // 4), dt)
-    c = np.zeros((B, T, G // 4), dt)
-    gates = np.zeros((B, T, G), dt)
+    bias = np.zeros(G, dt) if bias is None else np.ascontiguousarray(bias, dt)
+    full = lengths.size == 0 or lengths.min() == T                     # else padding must read 0
+    h = (np.empty if full else np.zeros)((T, B, G // 4), dt)
+    c = (np.empty if full else np.zeros)((T, B, G // 4), dt)
+    if not full:
+        gates[np.arange(T)[:, None] >= lengths[None, :]] = 0            # padded positions: gates 0
     NR = tile_columns(dt)
     if G % NR == 0 and not numba.config.DISABLE_JIT:
-        lstm_fwd_tiled_kernel(xg, wt, lengths, bool(reverse), h, c, gates, dt == np.float64, NR)
+        lstm_fwd_tiled_kernel(gates, bias, wt, lengths, bool(reverse), h, c, dt == np.float64, NR)
     else:
-        lstm_fwd_kernel(xg, wt, lengths, bool(reverse), h, c, gates, dt == np.float64)
-    return h, c, gates
+        lstm_fwd_kernel(gates, bias, wt, lengths, bool(reverse), h, c, dt == np.float64)
+    return h, c
 
 
-def lstm_bwd(dh, w_hh, h, c, gates, lengths, reverse=False):
-    """dh (B, T, H) -> (dxg (B, T, 4H), dw_hh (4H, H)); h, c, gates as lstm_fwd returned them."""
+def lstm_bwd_tm(dh, w_hh, h, c, gates, lengths, reverse=False):
+    """Time-major backward: dh (T, B, H) -> (dxg (T, B, 4H), dw_hh (4H, H)); h, c, gates from lstm_fwd_tm."""
     dt = gates.dtype
     dh = np.ascontiguousarray(dh, dt)
     w = np.ascontiguousarray(w_hh, dt)
     lengths = np.ascontiguousarray(lengths, np.int64)
-    dxg = np.zeros(gates.shape, dt)
-    G, H = w.shape
+    T, B, G = gates.shape
+    H = G // 4
+    full = lengths.size == 0 or lengths.min() == T
+    dxg = (np.empty if full else np.zeros)(gates.shape, dt)
     NR = tile_columns(dt)
     if H % NR == 0 and not numba.config.DISABLE_JIT:
         lstm_bwd_tiled_kernel(dh, w, c, gates, lengths, bool(reverse), dxg, dt == np.float64, NR)
     else:
         lstm_bwd_kernel(dh, w, c, gates, lengths, bool(reverse), dxg, dt == np.float64)
-    dw = dxg.reshape(-1, G).T @ previous(h, reverse).reshape(-1, H)   # (G, H): sum over (b, t)
-    return dxg, dw
+    # the state each step started from is h one step back in processing order (zero before the
+    # first, and padding is zero): time-major, that is a view, and dW_hh is one matmul over (t, b)
+    if reverse:
+        dw = dxg[:-1].reshape(-1, G).T @ h[1:].reshape(-1, H)
+    else:
+        dw = dxg[1:].reshape(-1, G).T @ h[:-1].reshape(-1, H)
+    return dxg, (dw if T > 1 else np.zeros((G, H), dt))
+
+
+def _tm(a, dt):
+    """(B, T, ...) -> a C-contiguous (T, B, ...) copy (and back); always a copy (the forward writes in it)."""
+    return np.array(np.swapaxes(a, 0, 1), dt, order="C")
+
+
+def lstm_fwd(xg, w_hh, lengths, reverse=False):
+    """Batch-major, the twin's signature: xg (B, T, 4H), w_hh (4H, H), lengths (B,) ->
+    (h, c (B, T, H), gates (B, T, 4H))."""
+    dt = xg.dtype if xg.dtype in (np.float32, np.float64) else np.float32
+    if np.ndim(xg) != 3:
+        raise ValueError(f"lstm: gate inputs must be (B, T, 4H), got {np.shape(xg)}")
+    gates = _tm(xg, dt)
+    h, c = lstm_fwd_tm(gates, w_hh, lengths, reverse)
+    return _tm(h, dt), _tm(c, dt), _tm(gates, dt)
+
+
+def lstm_bwd(dh, w_hh, h, c, gates, lengths, reverse=False):
+    """Batch-major: dh (B, T, H) -> (dxg (B, T, 4H), dw_hh (4H, H)); h, c, gates as lstm_fwd returned them."""
+    dt = gates.dtype
+    dxg, dw = lstm_bwd_tm(_tm(dh, dt), w_hh, _tm(h, dt), _tm(c, dt), _tm(gates, dt), lengths, reverse)
+    return _tm(dxg, dt), dw
 
 
 # error_model="numpy": no ZeroDivisionError branch after each 1 / (1 + e) (the divisor is >= 1),
 # which kept LLVM from vectorizing the gate loops (measured 2.5x on sigmoid_tanh alone)
 sigmoid_tanh = njit(fastmath=FASTMATH, error_model="numpy", cache=True)(_sigmoid_tanh)
 tanh_into = njit(fastmath=FASTMATH, error_model="numpy", cache=True)(_tanh_into)
+copy = njit(fastmath=FASTMATH, cache=True)(_copy)
+add_into = njit(fastmath=FASTMATH, cache=True)(_add_into)
+bwd_gates = njit(fastmath=FASTMATH, error_model="numpy", cache=True)(_bwd_gates)
 tile_lengths = njit(cache=True)(_tile_lengths)
 lstm_fwd_tiled_kernel = njit(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)(_lstm_fwd_tiled)
 lstm_bwd_tiled_kernel = njit(parallel=True, fastmath=FASTMATH, error_model="numpy", cache=True)(_lstm_bwd_tiled)

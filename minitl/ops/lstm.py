@@ -1,10 +1,16 @@
-"""The LSTM op: one Function for the whole time loop, with a hand-written backward.
+"""The LSTM op: one Function for a whole layer, with a hand-written backward.
 
-``FusedLSTM.apply(xg, w_hh, lengths=..., reverse=...)`` runs the recurrence on
-the Numba kernel (``minitl/kernels/lstm.py``) or on its numpy twin
-(``minitl/kernels/reference_lstm.py``), per ``minitl.config.BACKEND``.  The
-user-facing entry is ``lstm(x, w_ih, w_hh, bias, lengths, reverse)``: the input
-projection is one ordinary (B*T, I) @ (I, 4H) matmul over every step at once, then the loop.
+``FusedLSTM.apply(x, w_ih, w_hh, bias, lengths=..., reverse=...)`` is one tape
+node for the layer: the input projection of every step as one BLAS matmul, the
+time loop on the Numba kernel (``minitl/kernels/lstm.py``) or on its numpy twin
+(``minitl/kernels/reference_lstm.py``), per ``minitl.config.BACKEND``, and in
+the backward the gradients of x, w_ih, w_hh and the bias (three BLAS matmuls
+and a sum over the loop's gate gradients).  ``FusedLSTM.apply(xg, w_hh, ...)``
+(two inputs) is the loop alone, on the input part of the gates.  On the kernel
+the layer runs time-major, (T, B, ...): x is copied once into that order, the
+projection writes the gate buffer the loop works in place, the bias is added
+inside the loop, and h is copied back to (B, T, H) (why time-major: the kernel
+file's docstring).
 
 ``lstm`` runs ``lstm_fused`` while ``minitl.config.FUSED`` is on; with
 ``minitl.config.fused(False)`` the loop is composed from primitive ops instead
@@ -28,27 +34,63 @@ from minitl.ops.creation import stack, zeros
 from minitl.kernels import lstm as _lstm, reference_lstm as R
 
 
+def _tm(a):
+    """(B, T, ...) <-> (T, B, ...), as a C-contiguous copy (always a copy: the kernel writes in it)."""
+    return np.array(np.swapaxes(a, 0, 1), order="C")
+
+
 class FusedLSTM(Function):
-    """xg (B, T, 4H) = the input part of the gates, w_hh (4H, H) -> h (B, T, H)."""
+    """x (B, T, I), w_ih (4H, I), w_hh (4H, H), bias (4H,) -> h (B, T, H): a whole layer; or
+    xg (B, T, 4H) (the input part of the gates, bias included), w_hh -> h: the loop alone.
+    ``lengths`` (B,) int64 and ``reverse`` are keywords."""
 
     @staticmethod
-    def forward(ctx, xg, w_hh, lengths=None, reverse=False):
-        use_kernel = config.BACKEND == "numba"
-        ctx.note = "numba kernel" if use_kernel else "numpy reference twin"
-        fwd = _lstm.lstm_fwd if use_kernel else R.lstm_fwd_ref
-        h, c, gates = fwd(xg, w_hh.astype(xg.dtype, copy=False), lengths, reverse)
-        ctx.save_for_backward(w_hh, h, c, gates)                    # gates: i, f, g, o after activation
-        ctx.lengths, ctx.reverse, ctx.use_kernel = lengths, reverse, use_kernel
-        return h
+    def forward(ctx, *arrays, lengths=None, reverse=False):
+        ctx.use_kernel = config.BACKEND == "numba"
+        ctx.note = "numba kernel, time-major" if ctx.use_kernel else "numpy reference twin"
+        ctx.lengths, ctx.reverse, ctx.layer = lengths, reverse, len(arrays) == 4
+        if ctx.layer:
+            x, w_ih, w_hh, bias = arrays
+            B, T, I = x.shape
+            w_ih, bias = w_ih.astype(x.dtype, copy=False), bias.astype(x.dtype, copy=False)
+        else:
+            (x, w_hh), bias = arrays, None
+            B, T, _ = x.shape
+        w_hh = w_hh.astype(x.dtype, copy=False)
+        G = w_hh.shape[0]
+        if ctx.use_kernel:
+            xs = _tm(x)                                                  # (T, B, I) or (T, B, G)
+            gates = (xs.reshape(T * B, -1) @ w_ih.T).reshape(T, B, G) if ctx.layer else xs
+            h, c = _lstm.lstm_fwd_tm(gates, w_hh, lengths, reverse, bias)   # gates: in place
+            out = _tm(h)
+        else:
+            xs = x
+            xg = (x.reshape(B * T, I) @ w_ih.T + bias).reshape(B, T, G) if ctx.layer else x
+            h, c, gates = R.lstm_fwd_ref(xg, w_hh, lengths, reverse)
+            out = h
+        ctx.save_for_backward(xs if ctx.layer else None, w_ih if ctx.layer else None, w_hh, h, c, gates)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        # forward was: per step a = xg[t] + W_hh h', c = f c' + i g, h = o tanh(c)
-        w_hh, h, c, gates = ctx.saved
-        bwd = _lstm.lstm_bwd if ctx.use_kernel else R.lstm_bwd_ref
-        dxg, dw = bwd(grad.astype(gates.dtype, copy=False), w_hh.astype(gates.dtype, copy=False),
-                      h, c, gates, ctx.lengths, ctx.reverse)
-        return dxg, dw
+        # forward was: per step a = x[t] W_ih^T + b + W_hh h', c = f c' + i g, h = o tanh(c)
+        xs, w_ih, w_hh, h, c, gates = ctx.saved
+        if ctx.use_kernel:                                               # all time-major
+            dxg, dw_hh = _lstm.lstm_bwd_tm(_tm(grad.astype(gates.dtype, copy=False)), w_hh, h, c, gates,
+                                           ctx.lengths, ctx.reverse)
+        else:
+            dxg, dw_hh = R.lstm_bwd_ref(grad.astype(gates.dtype, copy=False), w_hh, h, c, gates,
+                                        ctx.lengths, ctx.reverse)
+        back = _tm if ctx.use_kernel else (lambda a: a)                  # to (B, T, ...)
+        if not ctx.layer:
+            return back(dxg), dw_hh
+        G, I = w_ih.shape
+        dxg2, x2 = dxg.reshape(-1, G), xs.reshape(-1, I)                 # rows in the same (t, b) order
+        need = ctx.needs_input_grad
+        dx = back((dxg2 @ w_ih).reshape(xs.shape)) if need[0] else None
+        dw_ih = dxg2.T @ x2 if need[1] else None
+        db = dxg2.sum(axis=0) if need[3] else None
+        return dx, dw_ih, dw_hh, db
 
 
 def _lengths(lengths, B, T):
@@ -88,9 +130,12 @@ def _input_gates(x, w_ih, bias):
 
 
 def lstm_fused(x, w_ih, w_hh, bias=None, lengths=None, reverse=False):
-    """x (B, T, I) -> h (B, T, H) with the fused loop."""
+    """x (B, T, I) -> h (B, T, H) with the fused layer (one tape node)."""
     x, w_ih, w_hh, bias = _check(x, w_ih, w_hh, bias)
-    return lstm_recurrence(_input_gates(x, w_ih, bias), w_hh, lengths, reverse)   # (B, T, 4H) -> (B, T, H)
+    B, T = x.shape[:2]
+    if bias is None:
+        bias = Tensor(np.zeros(w_hh.shape[0], x.dtype))
+    return FusedLSTM.apply(x, w_ih, w_hh, bias, lengths=_lengths(lengths, B, T), reverse=bool(reverse))
 
 
 def lstm_composed(x, w_ih, w_hh, bias=None, lengths=None, reverse=False):
