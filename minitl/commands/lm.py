@@ -17,6 +17,7 @@ import json
 import os
 
 from minitl.commands._args import nonnegative_float, nonnegative_int, positive_float, positive_int
+from minitl.transfer.probe import probe_scores  # noqa: F401  (the library function)
 
 
 PRESET_NAMES = ("nano", "micro", "mini", "deep")   # minitl.models.blocks.PRESETS (not imported: --help stays instant)
@@ -312,37 +313,6 @@ def _print_scores(res, meta):
                                  f"scored (--windows {n} reproduces training's number)"))
 
 
-def probe_scores(model, dataset, label_counts, draws, seed, desc=None):
-    """{n: [balanced accuracy of each draw]}: a linear probe on frozen mean-pooled features.
-
-    The probe (``minitl.transfer.probe``) is the one the word2vec demo uses: n
-    class-balanced training labels, class-weighted logistic regression, scored on
-    the balanced test split.  ``desc``: show a progress bar with this label.
-    """
-    import numpy as np
-    from minitl.data import load
-    from minitl.progress import Progress
-    from minitl.transfer.probe import balanced_accuracy, balanced_subsample, fit_linear_probe
-    train, test = load(dataset, "train"), load(dataset, "test")
-    y_train, y_test = np.asarray(train.labels), np.asarray(test.labels)
-    rng = np.random.default_rng(seed)
-    picks = {(n, d): balanced_subsample(y_train, n, rng) for n in label_counts for d in range(draws)}
-    needed = np.unique(np.concatenate(list(picks.values())))
-    bar = Progress(total=2 + len(picks), desc=desc or "probe", unit="task", disable=desc is None)
-    X = dict(zip(needed.tolist(), model.encode_texts([train.texts[i] for i in needed])))
-    bar.update(1, now="encoded the training texts")
-    X_test = model.encode_texts(test.texts)
-    bar.update(1, now="encoded the test texts")
-    out = {}
-    for n in label_counts:
-        out[n] = []
-        for d in range(draws):
-            idx = picks[(n, d)]
-            clf = fit_linear_probe(np.stack([X[i] for i in idx.tolist()]), y_train[idx], len(train.label_names))
-            out[n].append(balanced_accuracy(y_test, clf.predict(X_test)))
-            bar.update(1, now=f"{n} labels, draw {d + 1}/{draws}")
-    bar.close()
-    return out
 
 
 def probe(args):
