@@ -1,16 +1,19 @@
 """The LSTM op: one Function for a whole layer, with a hand-written backward.
 
 ``FusedLSTM.apply(x, w_ih, w_hh, bias, lengths=..., reverse=...)`` is one tape
-node for the layer: the input projection of every step as one BLAS matmul, the
-time loop on the Numba kernel (``minitl/kernels/lstm.py``) or on its numpy twin
-(``minitl/kernels/reference_lstm.py``), per ``minitl.config.BACKEND``, and in
-the backward the gradients of x, w_ih, w_hh and the bias (three BLAS matmuls
-and a sum over the loop's gate gradients).  ``FusedLSTM.apply(xg, w_hh, ...)``
-(two inputs) is the loop alone, on the input part of the gates.  On the kernel
-the layer runs time-major, (T, B, ...): x is copied once into that order, the
-projection writes the gate buffer the loop works in place, the bias is added
-inside the loop, and h is copied back to (B, T, H) (why time-major: the kernel
-file's docstring).
+node for the layer: the time loop on the Numba kernel (``minitl/kernels/lstm.py``)
+or on its numpy twin (``minitl/kernels/reference_lstm.py``), per
+``minitl.config.BACKEND``, and in the backward the gradients of x, w_ih, w_hh and
+the bias.  ``FusedLSTM.apply(xg, w_hh, ...)`` (two inputs) is the loop alone, on
+the input part of the gates.  On the twin the input projection is one matmul
+over every step before the loop.  On the kernel the layer runs time-major,
+(T, B, ...) (why: the kernel file's docstring): x is copied once into that
+order, and where the register tile takes the widths the kernel forms x W_ih^T
+and, in the backward, dx = da W_ih inside the time loop, as a second tile
+beside the recurrent one (the tile ran ~15% faster than a BLAS call on these
+skinny products); dW_ih, dW_hh and the bias gradient are BLAS matmuls and a
+sum over the loop's gate gradients afterwards.  h and dx are copied back to
+(B, T, ...).
 
 ``lstm`` runs ``lstm_fused`` while ``minitl.config.FUSED`` is on; with
 ``minitl.config.fused(False)`` the loop is composed from primitive ops instead
@@ -60,8 +63,10 @@ class FusedLSTM(Function):
         G = w_hh.shape[0]
         if ctx.use_kernel:
             xs = _tm(x)                                                  # (T, B, I) or (T, B, G)
-            gates = (xs.reshape(T * B, -1) @ w_ih.T).reshape(T, B, G) if ctx.layer else xs
-            h, c = _lstm.lstm_fwd_tm(gates, w_hh, lengths, reverse, bias)   # gates: in place
+            if ctx.layer:                                                # the projection runs in the loop
+                h, c, gates = _lstm.lstm_fwd_tm(None, w_hh, lengths, reverse, bias, x=xs, w_ih=w_ih)
+            else:                                                        # gates: xs, in place
+                h, c, gates = _lstm.lstm_fwd_tm(xs, w_hh, lengths, reverse)
             out = _tm(h)
         else:
             xs = x
@@ -75,9 +80,10 @@ class FusedLSTM(Function):
     def backward(ctx, grad):
         # forward was: per step a = x[t] W_ih^T + b + W_hh h', c = f c' + i g, h = o tanh(c)
         xs, w_ih, w_hh, h, c, gates = ctx.saved
+        need, dx = ctx.needs_input_grad, None
         if ctx.use_kernel:                                               # all time-major
-            dxg, dw_hh = _lstm.lstm_bwd_tm(_tm(grad.astype(gates.dtype, copy=False)), w_hh, h, c, gates,
-                                           ctx.lengths, ctx.reverse)
+            dxg, dw_hh, dx = _lstm.lstm_bwd_tm(_tm(grad.astype(gates.dtype, copy=False)), w_hh, h, c, gates,
+                                               ctx.lengths, ctx.reverse, w_ih if ctx.layer and need[0] else None)
         else:
             dxg, dw_hh = R.lstm_bwd_ref(grad.astype(gates.dtype, copy=False), w_hh, h, c, gates,
                                         ctx.lengths, ctx.reverse)
@@ -86,8 +92,8 @@ class FusedLSTM(Function):
             return back(dxg), dw_hh
         G, I = w_ih.shape
         dxg2, x2 = dxg.reshape(-1, G), xs.reshape(-1, I)                 # rows in the same (t, b) order
-        need = ctx.needs_input_grad
-        dx = back((dxg2 @ w_ih).reshape(xs.shape)) if need[0] else None
+        if need[0]:                                                      # the loop's, or one matmul
+            dx = back(dx if dx is not None else (dxg2 @ w_ih).reshape(xs.shape))
         dw_ih = dxg2.T @ x2 if need[1] else None
         db = dxg2.sum(axis=0) if need[3] else None
         return dx, dw_ih, dw_hh, db
