@@ -16,6 +16,7 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 import minitl
 import minitl.nn.functional as F
 from minitl import ops
+from minitl.ops import fused_block
 from minitl.tensor import Function, Tensor
 from minitl.testing import grad_check, arrays, shapes, broadcastable_shapes
 
@@ -230,6 +231,11 @@ TABLE = [
         fixed(*[(2, 2, 4, 3)] * 3), ["FusedAttention"]),
     Row("fused_lstm", np_lstm, lambda xg, w: ops.lstm.lstm_recurrence(xg, w),
         fixed((2, 3, 8), (8, 2)), ["FusedLSTM"]),   # more cases (padding, reverse) in tests/test_elmo.py
+    Row("fused_linear_gelu", lambda x, w, b: np_gelu(x @ w.T + b),
+        lambda x, w, b: fused_block.linear(x, w, b, act="gelu"), fixed((2, 3, 4), (5, 4), (5,)), ["FusedLinear"]),
+    Row("fused_linear_residual", lambda x, w, b, r: x @ w.T + b + r,
+        lambda x, w, b, r: fused_block.linear(x, w, b, residual=r), fixed((2, 3, 4), (5, 4), (5,), (2, 3, 5)),
+        ["FusedLinear"]),   # more cases in tests/test_fused_block.py
 ]
 
 IDS_OF = [r.name for r in TABLE]

@@ -239,3 +239,23 @@ def adamw_ref(param, grad, m, v, step, lr, beta1, beta2, eps, weight_decay):
     mhat = m / (1.0 - beta1 ** step)
     vhat = v / (1.0 - beta2 ** step)
     param -= (lr * mhat / (np.sqrt(vhat) + eps)).astype(param.dtype)
+
+
+# -- bias + GELU, bias + residual (the fused linear layer's tails, kernels/bias_act.py) ----
+
+def bias_gelu_fwd_ref(pre, b):
+    """z = pre + b, y = gelu(z) over (N, C) rows; returns (y, z) (the backward reads z)."""
+    z = (pre + b).astype(pre.dtype)
+    return gelu_fwd_ref(z), z
+
+
+def bias_gelu_bwd_ref(z, dy):
+    """forward was: y = gelu(z), z = pre + b, so dpre = dy gelu'(z) and db = sum over rows of dpre."""
+    dz = gelu_bwd_ref(z, dy)
+    return dz, dz.sum(axis=0)
+
+
+def bias_residual_ref(pre, b, r=None):
+    """pre + b (+ r): the projection's bias and the residual stream in one sum."""
+    out = pre + b if r is None else pre + b + r
+    return out.astype(pre.dtype)
