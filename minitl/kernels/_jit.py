@@ -104,8 +104,8 @@ def wide_vectors(width=None):
 
     LLVM's cost model for AVX-512 Xeons prefers 256-bit vectors ("prefer-256-bit":
     wide vectors can lower the clock), and Numba has no per-function switch.  For
-    the FMA-bound matmul tile, 512-bit vectors (16 float32 lanes) measured ~1.5x
-    faster here, so ``matmul.py`` compiles (or loads from cache) its kernel inside
+    the FMA-bound matmul tile, 512-bit vectors (16 float32 lanes) measured faster
+    here, so ``matmul.py`` compiles (or loads from cache) its kernel inside
     this context: LLVM's global ``-force-vector-width`` is set for the duration
     and restored after.  LLVM then prints a "remark: loop not vectorized" line to
     stderr for each loop it cannot vectorize at that width; those lines are

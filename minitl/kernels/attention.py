@@ -33,9 +33,8 @@ is a hash of (seed, position) (``_jit.drop_row``, twin
 ``reference.dropout_keep_ref``), so the backward rebuilds the same mask
 block by block and memory stays O(T).
 
-Where it stands (B=16, nh=4, T=256, hs=32, causal, float32, 1 thread, CPU
-time, PyTorch 2.13 SDPA fwd+bwd side by side): 1.08-1.31x PyTorch with the
-AVX-512 build, 0.96-1.13x with the AVX2 build; ~6.7x the numpy composite.
+Where it stands against PyTorch's SDPA and the numpy composite: the README's
+Kernels section (figures, machine, command: ``benchmarks/bench_kernels.py``).
 Still done with plain loops: dv and dk in the backward (the sum over the
 query rows is only QB=4 long, too short for the tile -- a larger query
 block, flash-attention-2 style, would fix that).

@@ -1,18 +1,21 @@
 """The LSTM time loop, forward and backward (twin: ``reference_lstm.lstm_fwd_ref`` / ``lstm_bwd_ref``).
 
-Shapes: B batch, T time, H hidden, G = 4H gate rows in PyTorch's order i, f, g, o.
-The input part of the gates, ``xg = x @ W_ih^T`` (B, T, G), is one big BLAS
-matmul done by the caller; these kernels run only the part that cannot be
-batched over time, the recurrence ``a = xg[b, t] + b_ih + W_hh h``.
+Shapes: B batch, T time, I input, H hidden, G = 4H gate rows in PyTorch's order
+i, f, g, o.  Per step the gates' pre-activations are ``a = x_t W_ih^T + b + W_hh h``.
+The input part ``x W_ih^T`` can be batched over time: either the caller makes it
+one big matmul (``xg``, (T, B, G)) and the loop adds the rest, or, where the
+register tile takes the widths, the loop forms it too, a second tile per step
+beside the recurrent one (and likewise dx = da W_ih in the backward).
 
 Layout.  The kernels work time-major, (T, B, ...): at one step the rows of a
-tile sit next to each other in memory, one stream per array that the
-hardware prefetcher follows.  Batch-major (B, T, ...) rows are T*G apart, and
-8 rows x 5 arrays were more streams than it tracks: a tile step then waited
-on memory (measured ~2 ms of the ~5 ms backward at the ELMo micro size).
-``lstm_fwd_tm`` / ``lstm_bwd_tm`` take and give time-major arrays (the op in
-``minitl/ops/lstm.py`` calls them); ``lstm_fwd`` / ``lstm_bwd`` are the same
-kernels behind batch-major wrappers, with the twin's signature.
+tile are neighbours in memory, and when a tile's rows all have one length they
+sit at the same t at every step, so the tile works in place on the (RB, G)
+block of the gate array (and of dxg in the backward) with no copy in or out of
+scratch.  Rows of other lengths go through scratch.  ``lstm_fwd_tm`` /
+``lstm_bwd_tm`` take and give time-major arrays (the op in ``minitl/ops/lstm.py``
+calls them); ``lstm_fwd`` / ``lstm_bwd`` are the same kernels behind batch-major
+wrappers, with the twin's signature.  How it compares with PyTorch's
+``nn.LSTM``: the README (``benchmarks/bench_lstm.py``).
 
 Batch rows never talk to each other, so both kernels are a ``prange`` over
 rows, each thread running the whole time loop of its rows with its state in
@@ -24,8 +27,10 @@ Inside a step:
   G gate rows without a horizontal sum;
 * the four nonlinearities go through one vectorizable exp over the G gate
   values (``_jit.exp_inplace``), sigmoid(a) = 1 / (1 + exp(-a)) and
-  tanh(a) = 2 sigmoid(2a) - 1 -- Numba's scalar ``np.exp`` is a libm call per
-  element, the slowest part of the loop at these sizes;
+  tanh(a) = 2 / (1 + exp(-2a)) - 1 -- Numba's scalar ``np.exp`` is a libm call
+  per element, the slowest part of the loop at these sizes.  W_hh, W_ih, the
+  bias and xg come in multiplied by -1 (-2 on g's rows; ``lstm_cell.gate_scale``),
+  so the exp reads its argument straight from the matmul;
 * backward, ``dh_next = W_hh^T da`` is again axpys, over the rows of W_hh.
 
 When the gate width allows (G, and for the backward H, a multiple of the
@@ -35,11 +40,9 @@ recurrent product of the whole tile is the register-tile micro-kernel that
 matmul uses (``_jit.make_tile``): each W_hh value loaded once serves RB rows
 instead of one.  A row whose sequence has ended (or not yet begun, going
 backwards) rides along with zeros and writes nothing.  Other widths take the
-row-at-a-time loop above.  In the tiled loops every inner loop writes one
-array and reads at most three: with more, LLVM's runtime alias checks exceed
-its budget and the loop stays scalar.
+row-at-a-time loops (``lstm_cell.py``).
 
-The forward writes the gate values over its input (the caller's xg buffer
+Given xg, the forward writes the gate values over it (the caller's buffer
 becomes ``gates``: no second (T, B, G) array).  The recurrent weight's
 gradient ``dW_hh = sum_{b,t} da[b,t] h'[b,t]^T`` is not accumulated in the
 loop (rows would race on it): ``lstm_bwd_tm`` forms it afterwards with one

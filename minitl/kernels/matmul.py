@@ -19,9 +19,8 @@ them).  Sizes below are float32 on AVX-512 [and on AVX2 in brackets].
   vectors of B's row p, broadcast each of A's MR values of column p, 2 * MR
   fused multiply-adds.  No horizontal sums.  AVX-512 has 32 registers, AVX2
   16, hence two shapes: the 12 x 32 tile on AVX2 is 48 half-width registers
-  and spills (measured 0.24x BLAS; the 6 x 16 tile 0.7-0.95x).  (On AVX-512,
-  measured alone, 12x32 and 6x64 ran ~170 GFLOP/s on one core, 8x48 ~140,
-  4x96 ~130.)  Worked example, MR=2, NR=3, kc=2:
+  and spills (several times slower than the 6 x 16 tile there; on AVX-512,
+  12x32 and 6x64 beat 8x48 and 4x96).  Worked example, MR=2, NR=3, kc=2:
 
       Ap = [a00 a10 | a01 a11]          (A's 2x2 block, stored column by column)
       Bp = [b00 b01 b02 | b10 b11 b12]  (B's 2x3 block, stored row by row)
@@ -48,12 +47,10 @@ them).  Sizes below are float32 on AVX-512 [and on AVX2 in brackets].
 * **threads**: ``prange`` over (batch, k-block) to pack B, then over
   (batch, block of MB rows): every task owns whole rows of C.
 
-Where it stands (1 thread, CPU time, float32, n=512 / n=1024, ranges over
-repeated side-by-side runs on a shared 2-core AMD EPYC): vs numpy's OpenBLAS
-SkylakeX kernel, AVX-512 build 0.88-0.92x / 0.89-0.93x; vs OpenBLAS's Haswell
-kernel, AVX2 build (``NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=``) 0.72-0.89x
-/ 0.93-0.95x (the 12 x 32 tile there: 0.24x).  Small and thin products still
-lose to BLAS (call overhead, packing cost, padded edges): see
+Where it stands against numpy's BLAS, AVX-512 and AVX2 builds
+(``NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=``): the README's Kernels section
+(figures, machine, command: ``benchmarks/bench_kernels.py``).  Small and thin
+products lose to BLAS (call overhead, packing cost, padded edges): see
 ``dispatch.CROSSOVER``.
 """
 import math
