@@ -14,7 +14,9 @@ matters: with NUMBA_CPU_NAME alone Numba keeps the host's AVX-512 features).
    ``scaled_dot_product_attention``; the layer kernels vs their twins.
 3. Extra memory of attention at T=2048 (tracemalloc: numpy's allocations,
    which is every array the kernels' wrappers make; the kernels' own per-thread
-   scratch is added as computed), and Numba's compile time in fresh
+   scratch -- the (T, hs) copies of v and k as rows, Vr and Kr, and the row
+   buffers -- is added as ``attention_scratch_bytes`` computes it from the
+   kernels' constants), and Numba's compile time in fresh
    subprocesses (cold cache, then warm cache).
 
 The last stdout line is one JSON object (see benchmarks/_common.py).
@@ -245,6 +247,18 @@ def extra_memory(fn, *arrays):
     return peak - base
 
 
+def attention_scratch_bytes(T, hs, itemsize, threads):
+    """Bytes the attention kernels allocate per running thread (Numba's allocator, which tracemalloc
+    does not see), times ``threads``: what ``kernels/attention.py`` allocates per (batch, head) task.
+    Forward: S (QB, KBLK), packed q rows (hs*QB), v as rows Vr (T, hs), out rows (QB, hs), the dropout
+    row (KBLK) and exp's int32 bits (KBLK).  Backward: P, Dp, Mk (QB, KBLK) each, two packed rows
+    (hs*QB), k as rows Kr (T, hs), bits (KBLK).  One thread runs one of the two at a time."""
+    QB, KB = AT.QB, AT.KBLK
+    fwd = (QB * KB + hs * QB + T * hs + QB * hs + KB) * itemsize + KB * 4
+    bwd = (3 * QB * KB + 2 * hs * QB + T * hs) * itemsize + KB * 4
+    return threads * max(fwd, bwd)
+
+
 def attention_memory(B, H, T, D, threads):
     q, k, v, do = (rand((B, H, T, D), i) for i in range(4))
 
@@ -257,8 +271,8 @@ def attention_memory(B, H, T, D, threads):
         R.attention_bwd_ref(q, k, v, o, l, do, True)
 
     fused(q[:, :, :8], k[:, :, :8], v[:, :, :8], do[:, :, :8])       # compile outside the measurement
-    # per running thread: 3 scratch rows of KBLK (+ int32 bits) and one of hs, made by Numba's allocator
-    scratch = threads * (3 * AT.KBLK * 4 + D * 4)
+    # tracemalloc sees numpy's allocations only; the kernels' scratch comes from Numba's allocator
+    scratch = attention_scratch_bytes(T, D, q.itemsize, min(threads, B * H))
     mf = extra_memory(fused, q, k, v, do) + scratch
     mc = extra_memory(composite, q, k, v, do)
     return mf, mc

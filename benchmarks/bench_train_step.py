@@ -8,8 +8,11 @@ AdamW update.  BERT computes its MLM logits only at the masked positions (15%)
 on both sides.  Before timing, both sides start from the same weights and must
 give the same loss (validate, then time).  Timing alternates minitl and torch
 rounds and keeps each side's best round, so a noisy shared machine hurts both
-alike.  Peak RSS is measured in a fresh subprocess per side (the process's
-``ru_maxrss`` after a few steps), so one side's memory never counts for the other.
+alike.  Memory is measured in a fresh subprocess per side, so one side's memory
+never counts for the other: ``gpt_train_rss_mb`` is the peak RSS during a few
+training steps minus the RSS after imports and model build (what training
+adds: activations, gradients, optimizer state), ``gpt_peak_rss_mb`` the whole
+process's peak (imports, JIT code and all).
 A third column times ``torch.compile`` of the same twin (inductor's CPU backend
 needs a C++ compiler; when compiling fails the column is null and
 ``torch_compile_<kind>_note`` says why).
@@ -245,30 +248,59 @@ def time_steps(step, n):
 
 
 def rss_child(side, kind, steps):
-    """Run in a fresh process: a few steps of one side, then print peak RSS in MB."""
+    """Run in a fresh process: build one side (imports, model, optimizer, batch), one warm-up step
+    (JIT code, allocator), then ``steps`` steps; print the memory they take in MB.
+
+    ``train_mb`` = peak RSS during the timed steps minus RSS after imports and model build: what
+    training adds on top of the loaded framework and the model (activations, gradients, optimizer
+    state).  The kernel's high-water mark is reset after the warm-up (``/proc/self/clear_refs``,
+    Linux >= 4.0); where it cannot be, the peak is the whole process's and ``hwm_reset`` is False."""
     _, step = minitl_side(kind) if side == "minitl" else torch_side(kind)
+    built = _status_mb("VmRSS")
+    step()
+    warm = _status_mb("VmRSS")
+    reset = _reset_peak()
     for _ in range(steps):
         step()
-    print(json.dumps({"peak_rss_mb": _peak_rss_mb()}))
+    peak = _status_mb("VmHWM") if reset else _peak_rss_mb()
+    print(json.dumps({"peak_rss_mb": _peak_rss_mb(), "after_build_mb": built, "after_warmup_mb": warm,
+                      "peak_steps_mb": peak, "train_mb": peak - built, "hwm_reset": reset}))
+
+
+def _status_mb(field):
+    """A /proc/self/status field (VmRSS, VmHWM) in MB, or None off Linux."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak():
+    """Reset this process's peak RSS (VmHWM) to its current RSS; False where the kernel cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def _peak_rss_mb():
     # VmHWM belongs to this process's own address space; ru_maxrss can carry the
     # parent's peak across fork+exec on Linux, which would blur the two sides.
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def peak_rss(side, kind, steps):
+    """The rss_child figures of one side, run in a fresh subprocess."""
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--rss-child", side, kind,
                           "--steps", str(steps)], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main():
@@ -342,15 +374,21 @@ def main():
         c = best.get("torch_compile")
         results[f"torch_compile_{kind}_tokens_per_s"] = round(tokens / c, 1) if c else None
         results[f"{kind}_speedup_vs_torch_compile"] = round(c / best["minitl"], 3) if c else None
-    results["gpt_peak_rss_mb"] = round(peak_rss("minitl", "gpt", 3), 1)
-    results["torch_gpt_peak_rss_mb"] = round(peak_rss("torch", "gpt", 3), 1) if have_torch else None
+    for side, prefix in (("minitl", ""), ("torch", "torch_")):
+        mem = peak_rss(side, "gpt", 3) if side == "minitl" or have_torch else {}
+        results[f"{prefix}gpt_peak_rss_mb"] = round(mem["peak_rss_mb"], 1) if mem else None   # whole process
+        results[f"{prefix}gpt_train_rss_mb"] = round(mem["train_mb"], 1) if mem else None     # from after build
+        results[f"{prefix}gpt_rss_after_build_mb"] = round(mem["after_build_mb"], 1) if mem else None
     print(f"{'':8}{'minitl tok/s':>14}{'torch tok/s':>14}{'speedup':>9}{'compiled tok/s':>16}{'speedup':>9}")
     for kind in ("gpt", "bert"):
         t, c = results[f"torch_{kind}_tokens_per_s"], results.get(f"torch_compile_{kind}_tokens_per_s")
         print(f"{kind:8}{results[f'{kind}_tokens_per_s']:>14,.0f}{(t or 0):>14,.0f}"
               f"{(results[f'{kind}_speedup_vs_torch'] or 0):>9.2f}{(c or 0):>16,.0f}"
               f"{(results.get(f'{kind}_speedup_vs_torch_compile') or 0):>9.2f}")
-    print(f"peak RSS (GPT): minitl {results['gpt_peak_rss_mb']} MB, torch {results['torch_gpt_peak_rss_mb']} MB")
+    print(f"RSS (GPT): training steps' peak above imports + model build: minitl {results['gpt_train_rss_mb']} MB, "
+          f"torch {results['torch_gpt_train_rss_mb']} MB (after build: {results['gpt_rss_after_build_mb']} vs "
+          f"{results['torch_gpt_rss_after_build_mb']} MB; whole-process peak {results['gpt_peak_rss_mb']} vs "
+          f"{results['torch_gpt_peak_rss_mb']} MB)")
     from minitl.kernels import machine_info
     config = {**CONFIG, "rounds": rounds, "steps_per_round": steps, "torch": have_torch,
               "clock": "cpu" if args.cpu_time else "wall", "simd": machine_info()["simd"],
