@@ -161,3 +161,8 @@ def test_cli_pretrain_evaluate_finetune(tmp_path, capsys):
     assert 0 <= res["content_accuracy"] <= res["span_accuracy"] <= 1
     with pytest.raises(SystemExit, match="holds a T5 model; this command needs ELMo"):
         main(["elmo", "evaluate", out])
+    capsys.readouterr()
+    assert main(["t5", "finetune", out, "--labels", "16", "--epochs", "1", "--multitask"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["steps"] == 2 and 0 <= res["invalid_outputs"] <= 1 and 0 <= res["cloze_accuracy"] <= 1
+    assert 0 <= res["balanced_accuracy"] <= 1
