@@ -29,8 +29,11 @@ def test_kernels_match_twins(N, C, f32, seed):
     assert y.dtype == z.dtype == dt
     np.testing.assert_allclose(y, yr, **tol)
     np.testing.assert_allclose(z, zr, **tol)
+    # float32: the kernel's tanh is good to ~2e-7 absolute near saturation, and GELU's derivative
+    # multiplies that by up to ~30 (|z| ~ 8), times |dy| (~10 here); db sums N such rows
+    btol = dict(rtol=1e-4, atol=1e-4 * N) if f32 else dict(rtol=1e-11, atol=1e-11 * N)
     for got, want in zip(K.bias_gelu_bwd(z, dy), R.bias_gelu_bwd_ref(zr, dy)):
-        np.testing.assert_allclose(got, want, rtol=tol["rtol"] * 10, atol=tol["atol"] * 10 * N)
+        np.testing.assert_allclose(got, want, **btol)
     for res in (r, None):
         got = K.bias_residual(pre.copy(), b, res)
         np.testing.assert_allclose(got, R.bias_residual_ref(pre, b, res), **tol)
