@@ -23,8 +23,12 @@ What you will see:
 
 The models come from the cache (`minitl pretrain all --with elmo,t5` builds all five; a missing
 one is built on first use, ~8 min each).  --quick: n_train=100 for every method, n_large=2000 for
-the frozen-feature methods only (fine-tuning at 2000 labels takes ~20x longer than at 100: the
-table says "not run" and --full runs it); --full: 3 seeds, n_large=0 (all labels) for every method.
+the frozen-feature methods only -- fine-tuning at 2000 labels takes 20x the steps of 100 (the
+table says "not run"); measured: 106 s of CPU (198 s wall with 1 thread on a 2-core machine
+under a load average of ~7; with Numba's and BLAS's 2 threads fighting that load, 527 s).
+--full: 3 seeds, n_large=0 (all ~16k labels) for the frozen-feature methods; fine-tuning at all
+labels too only with --large_fine_tune=true (~10k steps each for GPT and BERT and ~30k for T5's
+30 epochs: hours on 2 cores).
 
 Run:  python lessons/10_timeline.py [--smoke|--quick|--full] [--n_train=100] [--n_large=2000]
       [--large_fine_tune=true] [--seeds=1] [--out DIR]
@@ -69,7 +73,7 @@ if args.mode == "smoke":
     args.n_train, args.n_large, args.max_test = min(args.n_train, 40), 100, args.max_test or 200
     recipes = SMOKE_RECIPES()
 elif args.mode == "full":
-    args.seeds, args.n_large, args.large_fine_tune = max(args.seeds, 3), 0, True
+    args.seeds, args.n_large = max(args.seeds, 3), 0
 os.makedirs(args.out, exist_ok=True)
 
 # %% 1. The timeline, with the years right
@@ -107,7 +111,7 @@ scores, info = {}, {}
 for n in sizes:
     for m in METHODS:
         if n != args.n_train and not m.endswith("features") and m != "w2v" and not args.large_fine_tune:
-            continue                   # fine-tuning at n_large: --large_fine_tune=true (or --full)
+            continue                   # fine-tuning at n_large: only with --large_fine_tune=true
         for seed in range(args.seeds):
             if n >= len(train):
                 idx = np.random.default_rng(seed).permutation(len(train))
