@@ -1,8 +1,8 @@
-"""``minitl pretrain elmo|t5``, ``minitl elmo evaluate|probe|similarity``, ``minitl t5 evaluate|finetune``.
+"""``minitl pretrain elmo|t5``, ``minitl elmo evaluate|similarity``, ``minitl t5 evaluate|finetune``.
 
     minitl pretrain elmo --corpus wiki --preset nano --steps 3000 --out runs/elmo --max-minutes 6
     minitl elmo evaluate runs/elmo --corpus wiki        # perplexity per direction vs a unigram model
-    minitl elmo probe runs/elmo --labels 100 1000      # frozen features vs an untrained twin
+    minitl probe runs/elmo --labels 100 1000           # frozen features vs an untrained twin (commands/lm.py)
     minitl elmo similarity runs/elmo bank "I sat on the river bank." "The bank raised its rates."
     minitl pretrain t5 --corpus wiki --preset nano --steps 3000 --out runs/t5 --max-minutes 6
     minitl t5 evaluate runs/t5 --corpus wiki            # span accuracy vs the most frequent token
@@ -58,20 +58,13 @@ def register(subparsers, pretrain_subparsers):
     tf.add_argument("--seed", type=int, default=0)
     tf.set_defaults(func=t5_finetune)
 
-    e = subparsers.add_parser("elmo", help="use a pretrained ELMo: evaluate, probe, similarity")
+    e = subparsers.add_parser("elmo", help="use a pretrained ELMo: evaluate, similarity (probe: `minitl probe DIR`)")
     sub = e.add_subparsers(dest="elmo_command", metavar="ACTION")
     sub.required = True
     ev = sub.add_parser("evaluate", help="validation perplexity of both LMs vs an add-one unigram model")
     ev.add_argument("dir")
     ev.add_argument("--corpus", default="wiki")
     ev.set_defaults(func=evaluate)
-    pr = sub.add_parser("probe", help="linear probe on frozen mean-pooled features vs an untrained twin")
-    pr.add_argument("dir")
-    pr.add_argument("--dataset", default="tweets")
-    pr.add_argument("--labels", type=int, nargs="+", default=[100, 1000])
-    pr.add_argument("--draws", type=int, default=3, help="labelled subsets per label count")
-    pr.add_argument("--seed", type=int, default=0)
-    pr.set_defaults(func=probe)
     si = sub.add_parser("similarity", help="cosine similarity of one word's vectors across sentences")
     si.add_argument("dir")
     si.add_argument("word")
@@ -132,31 +125,6 @@ def evaluate(args):
     for k, v in res.items():
         print(f"{k:>22}: {v:.4f}" if isinstance(v, float) else f"{k:>22}: {v}")
     print(json.dumps(res))
-    return 0
-
-
-def probe(args):
-    """lm.probe_scores for a pretrained ELMo and for its untrained twin (same tokenizer)."""
-    import numpy as np
-    import minitl
-    from minitl.commands.lm import probe_scores
-    model = load(args.dir)
-    minitl.manual_seed(args.seed)
-    control = type(model)(model.config)
-    control.tokenizer = model.tokenizer
-    summary = {}
-    res = {name: probe_scores(m, args.dataset, args.labels, args.draws, args.seed)
-           for name, m in (("pretrained", model), ("untrained", control))}
-    print(f"linear probe on frozen mean-pooled ELMo features (scalar mix at equal weights), {args.dataset} "
-          f"test split, balanced accuracy (mean +- std over {args.draws} draws)")
-    for n in args.labels:
-        p, u = res["pretrained"][n], res["untrained"][n]
-        summary[n] = {"pretrained": float(np.mean(p)), "pretrained_std": float(np.std(p)),
-                      "untrained": float(np.mean(u)), "untrained_std": float(np.std(u)),
-                      "gain_points": 100 * float(np.mean(p) - np.mean(u))}
-        print(f"  {n:>5} labels: pretrained {np.mean(p):.3f} +- {np.std(p):.3f}   untrained {np.mean(u):.3f} "
-              f"+- {np.std(u):.3f}   gain {summary[n]['gain_points']:+.1f} points")
-    print(json.dumps({"probe": args.dataset, "dir": args.dir, "results": summary}))
     return 0
 
 
