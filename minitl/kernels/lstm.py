@@ -101,7 +101,6 @@ def _lstm_fwd_tiled(gates, x, wit, bias, scale, wt, lengths, reverse, h_out, c_o
         a = np.empty((RB, G), gates.dtype)
         xs = np.zeros((RB, I), gates.dtype)
         tc = np.empty(H, gates.dtype)
-        bits = np.empty(G, np.int32)
         Ls, Lmax = tile_lengths(lengths, b0, B)
         # aligned: a whole tile of rows of one length sits at the same t at every step, so the
         # tile works on the (RB, G) block of gates in place; otherwise through the scratch a
@@ -135,10 +134,10 @@ def _lstm_fwd_tiled(gates, x, wit, bias, scale, wt, lengths, reverse, h_out, c_o
                     continue
                 t = Ls[r] - 1 - s if reverse else s
                 ar, hr, cr = D[r], hb[r], cb[r]  # 1-D row views: the loops vectorize
-                sigmoid_tanh(ar, G, H, bits, exact)
+                sigmoid_tanh(ar, G, H, exact)
                 for j in range(H):
                     cr[j] = ar[H + j] * cr[j] + ar[j] * ar[2 * H + j]
-                tanh_into(cr, tc, H, bits, exact)
+                tanh_into(cr, tc, H, exact)
                 for j in range(H):
                     hr[j] = ar[3 * H + j] * tc[j]
                 copy(hr, h_out[t, b0 + r], H)
@@ -160,7 +159,6 @@ def _lstm_bwd_tiled(dh, w, c, gates, lengths, reverse, dxg, exact, NR, w_ih, dx)
         dxs = np.zeros((RB, I), dh.dtype)
         tc = np.empty(H, dh.dtype)
         zh = np.zeros(H, dh.dtype)               # c' before the first step
-        bits = np.empty(H, np.int32)
         Ls, Lmax = tile_lengths(lengths, b0, B)
         aligned = b0 + RB <= B and Ls.min() == Lmax   # as in the forward: da is dxg's block itself
         for s in range(Lmax - 1, -1, -1):
@@ -176,7 +174,7 @@ def _lstm_bwd_tiled(dh, w, c, gates, lengths, reverse, dxg, exact, NR, w_ih, dx)
                 cp = zh
                 if s > 0:
                     cp = c[t + 1, b0 + r] if reverse else c[t - 1, b0 + r]
-                tanh_into(c[t, b0 + r], tc, H, bits, exact)
+                tanh_into(c[t, b0 + r], tc, H, exact)
                 bwd_gates(gates[t, b0 + r], dh[t, b0 + r], cp, tc, dhn[r], dcn[r], dar, H)
                 if not aligned:
                     copy(dar, dxg[t, b0 + r], G)

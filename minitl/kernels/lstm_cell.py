@@ -3,21 +3,59 @@
 The register-tiled loops in ``lstm.py`` take every width whose gate rows fill whole
 tiles; the loops here take the rest, one batch row per thread.  Time-major
 (T, B, ...) arrays, gates in PyTorch's order i, f, g, o.
+
+Numba caches each kernel keyed on its own file's text: after editing this file,
+delete ``__pycache__/lstm.*.nb*`` too, or ``lstm.py``'s tiled loops keep the old
+copies of these functions compiled into them.
 """
+import numba
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
-from ._jit import FASTMATH, exp_inplace
+from ._jit import FASTMATH, LOG2E, LN2_HI, LN2_LO, XMIN, XMAX, HALF, ONE, C2, C3, C4, C5, C6, C7, BIAS
 
 
-def _sigmoid_tanh(a, G, H, bits, exact):
+@intrinsic
+def _as_float32(typingctx, i):
+    """The float32 whose bits are the int32 i (a register move; LLVM vectorizes it)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.int32), codegen
+
+
+def _as_float32_py(i):
+    return np.int32(i).view(np.float32)
+
+
+as_float32 = _as_float32_py if numba.config.DISABLE_JIT else _as_float32
+
+
+def _exp32(v):
+    """exp(v) in float32: ``_jit.exp_inplace``'s method (Taylor to degree 7 on the reduced argument,
+    2^k built from raw bits), but one value at a time with the bits cast in place, so a loop over
+    it is one vectorized pass with no int32 scratch array.  (float64 callers use np.exp, in a loop
+    of their own: a test of ``exact`` inside the loop kept it scalar.)"""
+    v = min(max(v, XMIN), XMAX)
+    k = np.floor(v * LOG2E + HALF)
+    f = v - k * LN2_HI - k * LN2_LO
+    p = ONE + f * (ONE + f * (C2 + f * (C3 + f * (C4 + f * (C5 + f * (C6 + f * C7))))))
+    s = as_float32((np.int32(k) + BIAS) << 23)           # 2^k
+    return p * s if v > XMIN else np.float32(0)
+
+
+def _sigmoid_tanh(a, G, H, exact):
     """a[:G] = the pre-activations already times SCALE (-x; -2x for g) -> i, f, g, o in place:
     sigmoid(x) = 1 / (1 + exp(-x)), tanh(x) = 2 / (1 + exp(-2x)) - 1."""
     one = a.dtype.type(1)
     two = a.dtype.type(2)
-    exp_inplace(a, G, a.dtype.type(0), bits, bits.view(np.float32), exact)
-    for j in range(G):
-        a[j] = one / (one + a[j])
+    if exact:
+        for j in range(G):
+            a[j] = one / (one + np.exp(a[j]))
+    else:
+        for j in range(G):
+            a[j] = one / (one + exp32(a[j]))
     for j in range(2 * H, 3 * H):
         a[j] = two * a[j] - one
 
@@ -30,15 +68,16 @@ def gate_scale(G, dt):
     return s
 
 
-def _tanh_into(src, dst, n, bits, exact):
+def _tanh_into(src, dst, n, exact):
     """dst[:n] <- tanh(src[:n]) = 1 - 2 / (exp(2x) + 1)."""
     one = dst.dtype.type(1)
     two = dst.dtype.type(2)
-    for j in range(n):
-        dst[j] = two * src[j]
-    exp_inplace(dst, n, dst.dtype.type(0), bits, bits.view(np.float32), exact)
-    for j in range(n):
-        dst[j] = one - two / (dst[j] + one)
+    if exact:
+        for j in range(n):
+            dst[j] = one - two / (np.exp(two * src[j]) + one)
+    else:
+        for j in range(n):
+            dst[j] = one - two / (exp32(two * src[j]) + one)
 
 
 def _lstm_fwd(gates, bias, scale, wt, lengths, reverse, h_out, c_out, exact):
@@ -49,7 +88,6 @@ def _lstm_fwd(gates, bias, scale, wt, lengths, reverse, h_out, c_out, exact):
         c = np.zeros(H, gates.dtype)
         a = np.empty(G, gates.dtype)         # pre-activations, then gate values
         tc = np.empty(H, gates.dtype)
-        bits = np.empty(G, np.int32)         # exp's scratch
         L = lengths[b]
         for s in range(L):
             t = L - 1 - s if reverse else s
@@ -59,10 +97,10 @@ def _lstm_fwd(gates, bias, scale, wt, lengths, reverse, h_out, c_out, exact):
                 hk = h[k]
                 for j in range(G):
                     a[j] += hk * wt[k, j]
-            sigmoid_tanh(a, G, H, bits, exact)
+            sigmoid_tanh(a, G, H, exact)
             for j in range(H):               # c = f c + i g
                 c[j] = a[H + j] * c[j] + a[j] * a[2 * H + j]
-            tanh_into(c, tc, H, bits, exact)
+            tanh_into(c, tc, H, exact)
             for j in range(H):               # h = o tanh(c)
                 h[j] = a[3 * H + j] * tc[j]
             copy(h, h_out[t, b], H)
@@ -80,13 +118,12 @@ def _lstm_bwd(dh, w, c, gates, lengths, reverse, dxg, exact):
         dc_next = np.zeros(H, dh.dtype)
         da = np.empty(G, dh.dtype)
         tc = np.empty(H, dh.dtype)
-        bits = np.empty(H, np.int32)
         L = lengths[b]
         for s in range(L - 1, -1, -1):
             t = L - 1 - s if reverse else s
             has_prev = s > 0                 # the step before, in processing order
             tp = t + 1 if reverse else t - 1
-            tanh_into(c[t, b], tc, H, bits, exact)
+            tanh_into(c[t, b], tc, H, exact)
             for j in range(H):
                 i = gates[t, b, j]
                 f = gates[t, b, H + j]
@@ -140,6 +177,7 @@ def _scale_rows(src, bias, scale, dst, n):
 
 # error_model="numpy": no ZeroDivisionError branch after each 1 / (1 + e) (the divisor is >= 1),
 # which kept LLVM from vectorizing the gate loops (measured 2.5x on sigmoid_tanh alone)
+exp32 = njit(fastmath=FASTMATH, error_model="numpy", cache=True)(_exp32)
 sigmoid_tanh = njit(fastmath=FASTMATH, error_model="numpy", cache=True)(_sigmoid_tanh)
 tanh_into = njit(fastmath=FASTMATH, error_model="numpy", cache=True)(_tanh_into)
 copy = njit(fastmath=FASTMATH, cache=True)(_copy)
