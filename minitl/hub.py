@@ -9,8 +9,10 @@
 ``pretrain_all``'s default set is word2vec, GPT and BERT (``DEFAULT_SET``, ~17 min with
 the default budgets).  ELMo and T5 (``OPTIONAL``) are opt-in -- ``minitl pretrain all
 --with elmo,t5`` or ``hub.pretrained("elmo")`` -- because each adds its own ~8-minute budget
-(micro models: 2-3 s per step on 2 busy cores, so ~200 steps); both are pretrained by
-``minitl/pretrain_elmo_t5.py`` on the same corpus, tokenizer size and preset size as GPT/BERT.
+(micro models: 2-3 s per step on 2 busy cores, so ~200 steps; measured on the loaded 2-core
+development machine: ELMo 12.7 min, 190 steps, stopped by the 1.5x time cap; T5 8.7 min, 208
+steps); both are pretrained by ``minitl/pretrain_elmo_t5.py`` on the same corpus, tokenizer size
+and preset size as GPT/BERT.
 
 Each entry is a ``from_pretrained`` directory (word2vec: a ``KeyedVectors.save``
 one) plus ``card.json``.  The transformers are trained to a wall-clock budget:
