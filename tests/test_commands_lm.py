@@ -178,6 +178,7 @@ def test_evaluate_a_classifier_adds_the_majority_class_verdict(runs, tmp_path, c
     monkeypatch.setattr(finetune, "evaluate_classifier", fake)
     assert main(["evaluate", str(clf), "--data", "tweets"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-1].startswith("BELOW BASELINE: balanced accuracy 48.00%") and "majority class (50.00%)" in out[-1]
+    assert out[-2].startswith("BELOW BASELINE: balanced accuracy 48.00%") and "majority class (50.00%)" in out[-2]
+    assert json.loads(out[-1])["balanced_accuracy"] == 0.48          # the JSON stays the last line
     assert main(["evaluate", str(clf)]) == 2                       # a classifier needs --data
     assert "say which labelled data" in capsys.readouterr().err

@@ -119,7 +119,10 @@ def model_kind(path):
         f = os.path.join(d, name)
         if os.path.exists(f):
             with open(f, encoding="utf-8") as fh:
-                kind = json.load(fh).get("model")
+                meta = json.load(fh)
+            kind = meta.get("model")
+            if kind == "T5" and meta.get("task") == "text2text":
+                return d, "Text2TextClassifier"          # a T5 fine-tuned to write label names
             if kind:
                 return d, kind
     raise ValueError(f"{d}: neither meta.json nor config.json names a model (not a checkpoint directory "
@@ -195,41 +198,31 @@ def verdicts(res):
     return out
 
 
-class _Tee:
-    """stdout that is also kept, so a command's printed JSON can be read back."""
-
-    def __init__(self, out):
-        self.out, self.parts = out, []
-
-    def write(self, text):
-        self.parts.append(text)
-        return self.out.write(text)
-
-    def flush(self):
-        self.out.flush()
-
-
 def _with_verdicts(fn, args):
-    """Run a command that ends by printing its results as one JSON line; then print the verdicts."""
+    """Run a command that ends by printing its results as one JSON line; print the verdicts in words
+    before that line, so the JSON stays the last line (what scripts read)."""
     import contextlib
-    import sys
-    tee = _Tee(sys.stdout)
-    with contextlib.redirect_stdout(tee):
+    import io
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
         code = fn(args)
-    lines = "".join(tee.parts).strip().splitlines()
+    lines = buf.getvalue().rstrip("\n").splitlines()
     try:
         res = json.loads(lines[-1]) if lines else {}
     except json.JSONDecodeError:
-        res = {}
-    for line in verdicts(res if isinstance(res, dict) else {}):
+        res = None
+    head = lines[:-1] if res is not None else lines
+    for line in head + verdicts(res if isinstance(res, dict) else {}):
         print(line)
+    if res is not None:
+        print(lines[-1])
     return code
 
 
 def evaluate(args):
     from minitl.commands.finetune import evaluate_classifier
     d, kind = model_kind(args.dir)
-    if kind == "SequenceClassifier" or args.data:
+    if kind in ("SequenceClassifier", "Text2TextClassifier") or args.data:
         if not args.data:
             raise ValueError(f"{args.dir} holds a classifier: say which labelled data to score with --data")
         return _with_verdicts(evaluate_classifier, args)
