@@ -58,3 +58,21 @@ def machine():
         pass
     info = machine_info()
     return f"{name} ({info['cpu_name']}, {info['simd']}), {os.cpu_count()} cores"
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+    cmd = argparse.ArgumentParser(prog="python -m minitl.report",
+                                  description="rewrite a markdown file's generated block from a file a script wrote")
+    cmd.add_argument("target", help="the markdown file holding the block's markers (e.g. README.md)")
+    cmd.add_argument("name", help="the block's name")
+    cmd.add_argument("source", help="the markdown to put there (e.g. runs/lessons/10_timeline.md)")
+    a = cmd.parse_args()
+    try:
+        with open(a.source, encoding="utf-8") as f:
+            splice(a.target, a.name, f.read())
+    except (OSError, ValueError) as e:
+        cmd.exit(2, f"error: {e}\n")
+    print(f"{a.target}: block {a.name!r} rewritten from {a.source}")
+    sys.exit(0)
