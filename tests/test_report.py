@@ -100,3 +100,15 @@ def test_tour_markdown_states_the_verdict_from_the_rows(tmp_path):
     readme.write_text("<!-- BEGIN tour -->\n<!-- END tour -->\n")
     tour.write_readme(result, str(readme))
     assert "| GPT ft | transfer | 80.0% ± 1.0 | 1.0 |" in readme.read_text()
+
+
+def test_report_cli_splices_a_file_and_names_a_missing_block(tmp_path):
+    src, target = tmp_path / "t.md", tmp_path / "R.md"
+    src.write_text("| lesson table |\n")
+    target.write_text(DOC)
+    ok = subprocess.run([sys.executable, "-m", "minitl.report", str(target), "res", str(src)],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "| lesson table |" in target.read_text()
+    bad = subprocess.run([sys.executable, "-m", "minitl.report", str(target), "other", str(src)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "BEGIN other" in bad.stderr
