@@ -147,7 +147,9 @@ def _lstm_fwd_tiled(gates, x, wit, bias, scale, wt, lengths, reverse, h_out, c_o
 
 
 def _lstm_bwd_tiled(dh, w, c, gates, lengths, reverse, dxg, exact, NR, w_ih, dx):
-    # dx (T, B, I) with I > 0: also dx = da W_ih, a second tile per step (dx comes in zeroed)
+    # dh (B, T, H) and dx (B, T, I) batch-major (the op's own layout: no transposing copy; their rows
+    # are few streams beside the time-major ones).  dx with I > 0: also dx = da W_ih, a second tile
+    # per step (dx comes in zeroed)
     T, B, G = gates.shape
     H = G // 4
     I = dx.shape[2]
@@ -175,7 +177,7 @@ def _lstm_bwd_tiled(dh, w, c, gates, lengths, reverse, dxg, exact, NR, w_ih, dx)
                 if s > 0:
                     cp = c[t + 1, b0 + r] if reverse else c[t - 1, b0 + r]
                 tanh_into(c[t, b0 + r], tc, H, exact)
-                bwd_gates(gates[t, b0 + r], dh[t, b0 + r], cp, tc, dhn[r], dcn[r], dar, H)
+                bwd_gates(gates[t, b0 + r], dh[b0 + r, t], cp, tc, dhn[r], dcn[r], dar, H)
                 if not aligned:
                     copy(dar, dxg[t, b0 + r], G)
             for r in range(RB):
@@ -184,7 +186,7 @@ def _lstm_bwd_tiled(dh, w, c, gates, lengths, reverse, dxg, exact, NR, w_ih, dx)
             for cj in range(0, H, NR):           # dh_next = da W_hh: (RB, G) @ (G, NR) per tile
                 tile(G, A, w, cj, dhn, 0, cj)
             if I > 0:                            # dx = da W_ih, likewise
-                DX = dx[ta, b0:b0 + RB] if aligned else dxs
+                DX = dx[b0:b0 + RB, ta] if aligned else dxs
                 if not aligned:
                     for r in range(RB):
                         for k in range(I):
@@ -194,7 +196,7 @@ def _lstm_bwd_tiled(dh, w, c, gates, lengths, reverse, dxg, exact, NR, w_ih, dx)
                 if not aligned:
                     for r in range(RB):
                         if s < Ls[r]:
-                            copy(dxs[r], dx[Ls[r] - 1 - s if reverse else s, b0 + r], I)
+                            copy(dxs[r], dx[b0 + r, Ls[r] - 1 - s if reverse else s], I)
 
 
 def _check(xg, w_hh, lengths, bias=None):
@@ -255,9 +257,9 @@ def lstm_fwd_tm(gates, w_hh, lengths, reverse=False, bias=None, x=None, w_ih=Non
 
 
 def lstm_bwd_tm(dh, w_hh, h, c, gates, lengths, reverse=False, w_ih=None):
-    """Time-major backward: dh (T, B, H) -> (dxg (T, B, 4H), dw_hh (4H, H), dx); h, c, gates from
-    lstm_fwd_tm.  With w_ih (4H, I), dx = dxg W_ih (T, B, I) is formed in the loop where the tile takes
-    the widths; otherwise (or without w_ih) dx is None."""
+    """Time-major backward, except for dh (B, T, H) and dx: -> (dxg (T, B, 4H), dw_hh (4H, H), dx);
+    h, c, gates from lstm_fwd_tm.  With w_ih (4H, I), dx = dxg W_ih (B, T, I), batch-major, is formed
+    in the loop where the tile takes the widths; otherwise (or without w_ih) dx is None."""
     dt = gates.dtype
     dh = np.ascontiguousarray(dh, dt)
     w = np.ascontiguousarray(w_hh, dt)
@@ -270,11 +272,11 @@ def lstm_bwd_tm(dh, w_hh, h, c, gates, lengths, reverse=False, w_ih=None):
     dx = None
     if H % NR == 0 and not numba.config.DISABLE_JIT:
         if w_ih is not None and w_ih.shape[1] % NR == 0:
-            wi, dx = np.ascontiguousarray(w_ih, dt), np.zeros((T, B, w_ih.shape[1]), dt)
+            wi, dx = np.ascontiguousarray(w_ih, dt), np.zeros((B, T, w_ih.shape[1]), dt)
         else:
             wi = np.empty((G, 0), dt)
         lstm_bwd_tiled_kernel(dh, w, c, gates, lengths, bool(reverse), dxg, dt == np.float64, NR, wi,
-                              np.empty((T, B, 0), dt) if dx is None else dx)
+                              np.empty((B, T, 0), dt) if dx is None else dx)
     else:
         lstm_bwd_kernel(dh, w, c, gates, lengths, bool(reverse), dxg, dt == np.float64)
     # the state each step started from is h one step back in processing order (zero before the
@@ -304,7 +306,7 @@ def lstm_fwd(xg, w_hh, lengths, reverse=False):
 def lstm_bwd(dh, w_hh, h, c, gates, lengths, reverse=False):
     """Batch-major: dh (B, T, H) -> (dxg (B, T, 4H), dw_hh (4H, H)); h, c, gates as lstm_fwd returned them."""
     dt = gates.dtype
-    dxg, dw, _ = lstm_bwd_tm(_tm(dh, dt), w_hh, _tm(h, dt), _tm(c, dt), _tm(gates, dt), lengths, reverse)
+    dxg, dw, _ = lstm_bwd_tm(dh, w_hh, _tm(h, dt), _tm(c, dt), _tm(gates, dt), lengths, reverse)
     return _tm(dxg, dt), dw
 
 

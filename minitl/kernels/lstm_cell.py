@@ -129,7 +129,7 @@ def _lstm_bwd(dh, w, c, gates, lengths, reverse, dxg, exact):
                 f = gates[t, b, H + j]
                 g = gates[t, b, 2 * H + j]
                 o = gates[t, b, 3 * H + j]
-                d = dh[t, b, j] + dh_next[j]
+                d = dh[b, t, j] + dh_next[j]       # dh batch-major (B, T, H), as lstm_bwd_tm takes it
                 dc = dc_next[j] + d * o * (one - tc[j] * tc[j])
                 cp = c[tp, b, j] if has_prev else dh.dtype.type(0)
                 da[j] = dc * g * i * (one - i)

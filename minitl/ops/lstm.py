@@ -12,8 +12,8 @@ order, and where the register tile takes the widths the kernel forms x W_ih^T
 and, in the backward, dx = da W_ih inside the time loop, as a second tile
 beside the recurrent one (no (T, B, 4H) round trip through memory; measured a
 few percent faster than the separate BLAS calls at the ELMo micro size); dW_ih, dW_hh and the bias gradient are BLAS matmuls and a
-sum over the loop's gate gradients afterwards.  h and dx are copied back to
-(B, T, ...).
+sum over the loop's gate gradients afterwards.  h is copied back to (B, T, H);
+the backward reads the incoming gradient and writes dx batch-major itself.
 
 ``lstm`` runs ``lstm_fused`` while ``minitl.config.FUSED`` is on; with
 ``minitl.config.fused(False)`` the loop is composed from primitive ops instead
@@ -81,8 +81,8 @@ class FusedLSTM(Function):
         # forward was: per step a = x[t] W_ih^T + b + W_hh h', c = f c' + i g, h = o tanh(c)
         xs, w_ih, w_hh, h, c, gates = ctx.saved
         need, dx = ctx.needs_input_grad, None
-        if ctx.use_kernel:                                               # all time-major
-            dxg, dw_hh, dx = _lstm.lstm_bwd_tm(_tm(grad.astype(gates.dtype, copy=False)), w_hh, h, c, gates,
+        if ctx.use_kernel:                                               # time-major but grad and dx
+            dxg, dw_hh, dx = _lstm.lstm_bwd_tm(grad.astype(gates.dtype, copy=False), w_hh, h, c, gates,
                                                ctx.lengths, ctx.reverse, w_ih if ctx.layer and need[0] else None)
         else:
             dxg, dw_hh = R.lstm_bwd_ref(grad.astype(gates.dtype, copy=False), w_hh, h, c, gates,
@@ -93,7 +93,7 @@ class FusedLSTM(Function):
         G, I = w_ih.shape
         dxg2, x2 = dxg.reshape(-1, G), xs.reshape(-1, I)                 # rows in the same (t, b) order
         if need[0]:                                                      # the loop's, or one matmul
-            dx = back(dx if dx is not None else (dxg2 @ w_ih).reshape(xs.shape))
+            dx = dx if dx is not None else back((dxg2 @ w_ih).reshape(xs.shape))   # the loop's is (B, T, I)
         dw_ih = dxg2.T @ x2 if need[1] else None
         db = dxg2.sum(axis=0) if need[3] else None
         return dx, dw_ih, dw_hh, db
