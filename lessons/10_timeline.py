@@ -41,6 +41,7 @@ import numpy as np
 
 from minitl import data, hub
 from minitl.lesson import parse
+from minitl.report import machine
 from minitl.transfer import methods as M
 from minitl.transfer.experiments.base import SMOKE_RECIPES
 from minitl.transfer.metrics import balanced_accuracy
@@ -166,7 +167,7 @@ if args.mode == "smoke":
     print("   (smoke mode: nano models, a few steps -- the accuracies mean nothing, the checks do)")
 with open(os.path.join(args.out, "10_timeline.md"), "w") as f:
     f.write(f"Lesson 10 ({args.mode}): test balanced accuracy (%) on tweets, {n_test} test tweets, "
-            f"{args.seeds} seed(s)\n\n{table}\n")
+            f"{args.seeds} seed(s)\n\n{table}\n\n`python lessons/10_timeline.py --{args.mode}` on {machine()}.\n")
 bars = [(m, n) for n in sizes for m in METHODS if (m, n) in scores]
 plot_bars([f"{MODEL[m.split(':')[0]][1]} {M.describe(m)}, n={n}" for m, n in bars],
           [np.mean(scores[k]) for k in bars], os.path.join(args.out, "10_timeline.png"),
