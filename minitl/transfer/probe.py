@@ -102,7 +102,8 @@ def format_percent(scores: Sequence[float]) -> str:
     return f"{mean:.1f}%" if len(scores) == 1 else f"{mean:.1f}% ± {100 * float(np.std(scores)):.1f}"
 
 
-def probe_scores(model, dataset, label_counts, draws, seed, desc=None):
+def probe_scores(model, dataset: str, label_counts: Sequence[int], draws: int, seed: int,
+                 desc: Optional[str] = None) -> dict:
     """{n: [balanced accuracy of each draw]}: a linear probe on frozen mean-pooled features.
 
     The probe (``minitl.transfer.probe``) is the one the word2vec demo uses: n
