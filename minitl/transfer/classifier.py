@@ -152,13 +152,9 @@ class SequenceClassifier(Module):
 
     # -- texts in, labels out ------------------------------------------------
     def encode(self, texts, max_length=None):
-        """Texts -> ragged id lists, wrapped as the backbone saw text in pretraining."""
-        tok = self._tokenizer()
-        T = max_length or self.backbone.config.block_size
-        if self.backbone.uses_special_tokens:
-            seqs, _ = tok.encode_batch(list(texts), max_length=T, padding=False, add_special_tokens=True)
-            return seqs
-        return [[tok.eot_id] + tok.encode(t)[:T - 1] for t in texts]   # <|endoftext|> then the text
+        """Texts -> ragged id lists, wrapped as the backbone saw text in pretraining
+        (``PretrainedMixin.encode``: the one place texts are wrapped)."""
+        return self.backbone.encode(texts, self._tokenizer(), max_length)
 
     def map_batches(self, texts, fn, batch_size=128):
         """Run ``fn(ids, mask) -> (b, ...) Tensor`` over ``texts`` in batches, in eval mode without
