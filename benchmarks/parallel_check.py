@@ -44,7 +44,7 @@ def _inputs():
     flat = x.reshape(-1)
     s = f(0.5)
     return {
-        "matmul": (MM._matmul_nt, True, (a3, a3, np.zeros_like(a3), 4)),
+        "matmul": (MM._matmul_gebp, True, (a3, a3, np.zeros_like(a3), 4)),
         "attention_fwd": (AT._attention_fwd, FASTMATH, (q, qT, qT, keep, 2, True, s, False, np.empty_like(q),
                                                         np.empty((2, 8), f))),
         "attention_bwd": (AT._attention_bwd, FASTMATH, (q, qT, qT, keep, 2, True, s, False, q, np.zeros((2, 8), f),

@@ -230,23 +230,21 @@ def test_registered_in_functional():
 @pytest.mark.parametrize("shapes", [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (3, 4, 2)),
                                     ((1, 1), (1, 1)), ((5, 17), (17, 3))])
 def test_matmul_op_on_either_path_gradchecks(mode, shapes):
-    from minitl.kernels import dispatch
     a, b = _rand(shapes[0], 0), _rand(shapes[1], 1)
-    with dispatch.matmul_mode(mode):
+    with config.matmul(mode):
         out = Tensor(a) @ Tensor(b)
         np.testing.assert_allclose(out.data, a @ b, rtol=1e-12)
         grad_check(lambda x, y: x @ y, a, b)
 
 
 def test_matmul_op_note_says_which_path(capsys):
-    from minitl.kernels import dispatch
     x = Tensor(np.ones((4, 4), np.float32))
     for mode, words in [("numba", "numba kernel (forced"), ("blas", "numpy BLAS (forced")]:
-        with dispatch.matmul_mode(mode), config.debug(True):
+        with config.matmul(mode), config.debug(True):
             x @ x
         assert words in capsys.readouterr().out
     with pytest.raises(ValueError, match="matmul mode 'gpu'"):
-        dispatch.set_matmul("gpu")
+        config.set_matmul("gpu")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

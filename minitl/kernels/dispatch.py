@@ -1,25 +1,15 @@
 """Which matmul runs: the Numba kernel or numpy's BLAS, per shape.
 
-The switch (read at call time, so it can be flipped in a running session):
-
-* env ``MINITL_MATMUL=auto|numba|blas`` at import, or
-  ``minitl.kernels.dispatch.set_matmul("numba")`` / ``with dispatch.matmul_mode("blas"):``.
-* ``auto`` (default): the kernel where ``benchmarks/bench_kernels.py`` measured
+The switch is ``minitl.config.MATMUL`` (env ``MINITL_MATMUL=auto|numba|blas``, or
+``with minitl.config.matmul("blas"):``); ``MatMul`` obeys a forced mode itself and
+asks ``matmul_choice`` only under ``auto`` (the default): the kernel where ``benchmarks/bench_kernels.py`` measured
   it faster than BLAS on this machine, BLAS elsewhere.  The rule is the
   ``CROSSOVER`` table below; the benchmark prints the sweep it comes from.
 
 ``minitl.ops.MatMul`` asks ``matmul_choice`` and writes the answer (and why)
 into its debug note, so ``MINITL_DEBUG=1`` shows which path each matmul took.
 """
-import contextlib
-import os
-
 import numpy as np
-
-MODES = ("auto", "numba", "blas")
-MATMUL = os.environ.get("MINITL_MATMUL", "auto").strip().lower()
-if MATMUL not in MODES:
-    raise ValueError(f"MINITL_MATMUL={MATMUL!r}: expected one of {MODES}")
 
 # Measured with benchmarks/bench_kernels.py (the crossover sweep, 1 thread, CPU
 # time; numpy's OpenBLAS running its SkylakeX kernel, AVX-512).  With the packed
@@ -37,30 +27,10 @@ if MATMUL not in MODES:
 CROSSOVER = {"min_flops": float("inf"), "max_flops": 0.0}
 
 
-def set_matmul(mode):
-    """Force ``"numba"`` or ``"blas"`` for every matmul, or go back to ``"auto"``."""
-    global MATMUL
-    if mode not in MODES:
-        raise ValueError(f"matmul mode {mode!r}: expected one of {MODES}")
-    MATMUL = mode
-
-
-@contextlib.contextmanager
-def matmul_mode(mode):
-    old = MATMUL
-    set_matmul(mode)
-    try:
-        yield
-    finally:
-        set_matmul(old)
-
-
 def matmul_choice(a_shape, b_shape, dtype):
-    """("numba" | "blas", reason) for a (..., n, k) @ (..., k, m) product of ``dtype``."""
+    """("numba" | "blas", reason) under ``auto``, for a (..., n, k) @ (..., k, m) product of ``dtype``."""
     if np.dtype(dtype) not in (np.float32, np.float64):
         return "blas", f"dtype {np.dtype(dtype)} (the kernel is float32/float64 only)"
-    if MATMUL != "auto":
-        return MATMUL, f"forced (MINITL_MATMUL={MATMUL})"
     n, k, m = a_shape[-2], a_shape[-1], b_shape[-1]
     flops = 2.0 * n * k * m
     if CROSSOVER["min_flops"] <= flops <= CROSSOVER["max_flops"]:

@@ -213,11 +213,6 @@ def matmul(a, b):
     return _run(a, b)
 
 
-def matmul_nt(a, bt):
-    """``a @ bt.swapaxes(-1, -2)`` (kept for callers of the earlier kernel)."""
-    return _run(a, bt.swapaxes(-1, -2))
-
-
 def matmul_bwd(a, b, grad, need_a=True, need_b=True):
     """Gradients of ``c = a @ b``.
 
@@ -235,4 +230,3 @@ def matmul_bwd(a, b, grad, need_a=True, need_b=True):
 aligned_empty = njit(cache=True, error_model="numpy")(_aligned_empty)
 pack_b = njit(parallel=True, cache=True, error_model="numpy")(_pack_b)
 matmul_kernel = njit(parallel=True, fastmath=True, cache=True, error_model="numpy")(_matmul_gebp)
-_matmul_nt, matmul_nt_kernel = _matmul_gebp, matmul_kernel   # the names benchmarks/ still use
