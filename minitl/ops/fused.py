@@ -19,6 +19,7 @@ import numpy as np
 
 from minitl import config, random
 from minitl.tensor import Function, Tensor
+from minitl.ops import _checks
 from minitl.kernels import reference as R
 from minitl.kernels import attention as _attention, layernorm as _layernorm
 from minitl.kernels import softmax_xent as _softmax_xent, gelu as _gelu
@@ -155,10 +156,7 @@ def gelu(x):
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
-    from minitl.tensor import ShapeError
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    if tuple(x.shape[x.ndim - len(shape):]) != shape:
-        raise ShapeError(f"layer_norm: input shape {x.shape} does not end with normalized_shape {shape}")
+    shape = _checks.normalized_shape(x.shape, normalized_shape)
     dt = x.dtype
     weight = weight if weight is not None else np.ones(shape, dtype=dt)
     bias = bias if bias is not None else np.zeros(shape, dtype=dt)
@@ -166,19 +164,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 def cross_entropy(logits, target, ignore_index=-100, reduction="mean"):
-    from minitl.tensor import ShapeError
-    t = _data(target)
-    if logits.ndim != 2 or t.shape != logits.shape[:1]:
-        raise ShapeError(f"cross_entropy: logits {logits.shape} must be (N, C) and target {t.shape} (N,)")
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy: target must hold integers, got dtype {t.dtype}")
-    bad = (t != ignore_index) & ((t < 0) | (t >= logits.shape[1]))
-    if bad.any():
-        raise IndexError(f"cross_entropy: target {t[bad][0]} out of range for {logits.shape[1]} classes")
-    return FusedCrossEntropy.apply(logits, target=t.astype(np.int64), ignore_index=ignore_index,
-                                   reduction=reduction)
+    t = _checks.check_targets(logits.shape, _data(target), ignore_index, reduction)
+    return FusedCrossEntropy.apply(logits, target=t, ignore_index=ignore_index, reduction=reduction)
 
 
 def scaled_dot_product_attention(q, k, v, is_causal=False, key_padding_mask=None, dropout_p=0.0):
