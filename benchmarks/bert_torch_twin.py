@@ -40,7 +40,6 @@ import numpy as np  # noqa: E402
 
 from _common import emit, peer_available  # noqa: E402  (also puts the repository on sys.path)
 
-SPECIAL_IDS = (0, 1, 2, 3, 4, 5)   # [PAD] [UNK] [CLS] [SEP] [MASK] <|endoftext|> in minitl's BPE
 
 
 def make_data(corpus, vocab_size, block_size, batch_size, steps, n_val_batches, seed):
@@ -66,13 +65,13 @@ def make_data(corpus, vocab_size, block_size, batch_size, steps, n_val_batches, 
     for _ in range(steps):
         starts = gen.integers(0, len(train_ids) - w, batch_size)
         x = wrap(np.stack([train_ids[s:s + w] for s in starts]).astype(np.int64))
-        batches.append(mlm_mask(x, tok.vocab_size, tok.mask_id, SPECIAL_IDS, generator=gen))
+        batches.append(mlm_mask(x, tok.vocab_size, tok.mask_id, tok.all_special_ids, generator=gen))
     n_win = min(len(val_ids) // w, n_val_batches * batch_size)
     windows = wrap(val_ids[:n_win * w].reshape(n_win, w).astype(np.int64))
-    val = [mlm_mask(windows[s:s + batch_size], tok.vocab_size, tok.mask_id, SPECIAL_IDS, generator=gen)
+    val = [mlm_mask(windows[s:s + batch_size], tok.vocab_size, tok.mask_id, tok.all_special_ids, generator=gen)
            for s in range(0, n_win, batch_size)]
     counts = np.bincount(train_ids, minlength=tok.vocab_size).astype(np.float64)
-    counts[list(SPECIAL_IDS)] = 0
+    counts[list(tok.all_special_ids)] = 0
     return tok, batches, val, counts
 
 

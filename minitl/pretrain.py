@@ -33,7 +33,6 @@ import numpy as np
 import minitl
 from minitl.data.batching import encode_corpus, get_lm_batch, mlm_mask
 
-SPECIAL_IDS = tuple(range(6))   # [PAD] [UNK] [CLS] [SEP] [MASK] <|endoftext|> in minitl's BPE
 KINDS = ("gpt", "bert")
 # settings a resumed run must share with the run it continues
 RESUME_KEYS = ("kind", "corpus", "preset", "batch_size", "lr", "warmup", "seed", "init", "vocab_size")
@@ -103,8 +102,7 @@ def corpus_ids(tok, spec: str, split: str, cache_dir: Optional[str] = None) -> n
     return ids
 
 
-def bert_windows(ids: np.ndarray, block_size: int, cls_id: int = SPECIAL_IDS[2],
-                 sep_id: int = SPECIAL_IDS[3]) -> np.ndarray:
+def bert_windows(ids: np.ndarray, block_size: int, cls_id: int, sep_id: int) -> np.ndarray:
     """Consecutive windows of block_size - 2 tokens, as [CLS] window [SEP]: (n, block_size)."""
     w = block_size - 2
     n = len(ids) // w
@@ -117,7 +115,7 @@ def mlm_eval_batches(tok, ids: np.ndarray, block_size: int, seed: int, batch_siz
     """Fixed masked batches (their own generator, so every evaluation sees the same masks)."""
     win = bert_windows(ids, block_size, tok.cls_id, tok.sep_id)[:limit]
     gen = np.random.default_rng(seed)
-    return [mlm_mask(win[s:s + batch_size], tok.vocab_size, tok.mask_id, SPECIAL_IDS, generator=gen)
+    return [mlm_mask(win[s:s + batch_size], tok.vocab_size, tok.mask_id, tok.all_special_ids, generator=gen)
             for s in range(0, len(win), batch_size)]
 
 
@@ -259,12 +257,12 @@ def pretrain(cfg: PretrainConfig, out: str, resume: bool = False) -> Dict[str, A
             # moves only ~lr per step, so from zero it needs thousands of steps to learn
             # the 10-nat spread of log-frequencies; measured: 7.45 vs 7.61 MLM loss after
             # 100 steps.  (On resume the checkpoint's weights replace this.)
-            model.mlm_bias.data = unigram_logp(train_ids, tok.vocab_size, never=SPECIAL_IDS).astype(np.float32)
+            model.mlm_bias.data = unigram_logp(train_ids, tok.vocab_size, never=tok.all_special_ids).astype(np.float32)
 
         def get_batch(step):
             x, _ = get_lm_batch(train_ids, T - 2, B)                          # (B, T-2)
             x = np.concatenate([np.full((B, 1), tok.cls_id), x, np.full((B, 1), tok.sep_id)], 1)  # (B, T)
-            return mlm_mask(x, tok.vocab_size, tok.mask_id, SPECIAL_IDS)
+            return mlm_mask(x, tok.vocab_size, tok.mask_id, tok.all_special_ids)
 
         def loss_fn(m, batch):
             return m(batch[0], mlm_labels=batch[1])[1]

@@ -248,7 +248,7 @@ def lm_scores(model, corpus, windows=None, seed=1234):
     """
     import numpy as np
     from minitl.models.gpt import evaluate_lm
-    from minitl.pretrain import SPECIAL_IDS, corpus_ids, evaluate_mlm, mlm_eval_batches, unigram_counts, unigram_logp
+    from minitl.pretrain import corpus_ids, evaluate_mlm, mlm_eval_batches, unigram_counts, unigram_logp
     tok, V, T = model.tokenizer, model.config.vocab_size, model.config.block_size
     train_ids = corpus_ids(tok, corpus, "train")
     val_ids = corpus_ids(tok, corpus, "validation")
@@ -268,7 +268,7 @@ def lm_scores(model, corpus, windows=None, seed=1234):
         res.update(evaluate_mlm(model, batches))
         y = np.concatenate([lab[lab != -100] for _, lab in batches])
         counts = unigram_counts(train_ids, V)
-        counts[list(SPECIAL_IDS)] = 0
+        counts[list(tok.all_special_ids)] = 0
         top = int(counts.argmax())
         res.update(most_frequent_token=tok.decode([top]), most_frequent_accuracy=float((y == top).mean()),
                    unigram_perplexity=float(np.exp(-logp[y].mean())), masked_tokens=int(len(y)), mask_seed=seed)
