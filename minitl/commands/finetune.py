@@ -30,14 +30,17 @@ def register(subparsers, pretrain_subparsers):
                    help="pretraining budget for models not yet in the cache (GPT and BERT share it)")
     t.add_argument("--methods", nargs="+", default=None,
                    help="subset of: w2v gpt:full bert:full gpt:features bow scratch:gpt (and any gpt:/bert: strategy)")
-    t.add_argument("--out", default="runs/tour")
+    t.add_argument("--out", default="runs/tour", help="results.json, results.md and tour.png go here")
+    t.add_argument("--readme", metavar="FILE", default=None,
+                   help="also rewrite FILE's generated 'tour' block with the results (e.g. README.md)")
     t.set_defaults(func=tour)
 
     a = pretrain_subparsers.add_parser("all", formatter_class=FMT,
                                        help="build the default word2vec, GPT and BERT (+ --with elmo,t5) into the cache")
     a.add_argument("--minutes", type=positive_float, default=None,
                    help="total budget (default: 8 min each for GPT, BERT, ELMo, T5; word2vec ~1.5 min)")
-    a.add_argument("--only", nargs="+", default=None, choices=["w2v", "gpt", "bert", "elmo", "t5"])
+    a.add_argument("--only", nargs="+", default=None, choices=["w2v", "gpt", "bert", "elmo", "t5"],
+                   help="build only these")
     a.add_argument("--with", dest="with_", default="", metavar="elmo,t5",
                    help="also build these opt-in models (comma-separated: elmo, t5)")
     for name in ("gpt", "bert", "elmo", "t5"):
@@ -54,21 +57,25 @@ def register(subparsers, pretrain_subparsers):
                    help="features | light | freeze_bottom:K | full | gradual (default: the model's recipe); "
                         "T5 takes text2text (the default) or text2text+copy / text2text+cloze (multi-task)")
     f.add_argument("--n-train", type=nonnegative_int, default=100, help="class-balanced labelled examples (0 = all)")
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--lr", type=positive_float, default=None)
-    f.add_argument("--epochs", type=positive_int, default=None)
-    f.add_argument("--batch-size", type=positive_int, default=None)
+    f.add_argument("--seed", type=int, default=0, help="draws the labelled examples and initialises the head")
+    f.add_argument("--lr", type=positive_float, default=None, help="peak learning rate (default: the model's recipe, "
+                   "docs/FINETUNING.md)")
+    f.add_argument("--epochs", type=positive_int, default=None, help="passes over the labelled examples "
+                   "(default: the recipe's)")
+    f.add_argument("--batch-size", type=positive_int, default=None, help="examples per step (default: the recipe's)")
     f.add_argument("--discriminative", type=positive_float, default=None, help="lr factor per layer group, e.g. 2.6")
-    f.add_argument("--schedule", default=None, choices=["linear", "stlr", "constant"])
-    f.add_argument("--pool", default="mean", choices=["mean", "cls", "last"])
+    f.add_argument("--schedule", default=None, choices=["linear", "stlr", "constant"],
+                   help="warmup + linear decay, ULMFiT's slanted triangular, or constant (default: the recipe's)")
+    f.add_argument("--pool", default="mean", choices=["mean", "cls", "last"],
+                   help="how token vectors become one text vector for the head")
     f.add_argument("--out", required=True,
                    help="run directory: checkpoint/ and metrics.jsonl while training, model/ (the classifier) at the end")
     f.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     f.set_defaults(func=finetune)
 
     p = subparsers.add_parser("predict", help="classify texts with a fine-tuned classifier")
-    p.add_argument("dir")
-    p.add_argument("texts", nargs="+")
+    p.add_argument("dir", help="a fine-tuned classifier (a run directory or its model/)")
+    p.add_argument("texts", nargs="+", help="texts to classify")
     p.set_defaults(func=predict)
 
 
@@ -96,8 +103,11 @@ def load_split(args, split, label_names=None):
 
 def tour(args):
     from minitl.transfer import tour as T
-    T.run(n_train=args.n_train, seeds=args.seeds, out=args.out, minutes=args.minutes,
-          methods=tuple(args.methods) if args.methods else T.METHODS)
+    result = T.run(n_train=args.n_train, seeds=args.seeds, out=args.out, minutes=args.minutes,
+                   methods=tuple(args.methods) if args.methods else T.METHODS)
+    if args.readme:
+        T.write_readme(result, args.readme)
+        print(f"rewrote the 'tour' block of {args.readme}")
     return 0
 
 
