@@ -266,3 +266,13 @@ def test_cv_accuracy_matches_sklearn_cv_on_held_out_data():
     a = balanced_accuracy(yte, ours.predict(Xte))
     b = balanced_accuracy(yte, theirs.predict((Xte - mean) / std))
     assert abs(a - b) < 0.015, (a, b, ours.C_, theirs.C_)
+
+
+def test_bag_of_words_refuses_a_dense_matrix_too_big(monkeypatch):
+    from minitl.transfer import baselines
+    bow = baselines.BagOfWords().fit(["a good flight", "a bad delay", "good crew"])
+    monkeypatch.setattr(baselines, "MAX_DENSE_BYTES", 3 * len(bow.vocabulary_) * 4 - 1)
+    import pytest
+    with pytest.raises(MemoryError, match=r"3 texts x \d+ n-grams is a dense"):
+        bow.transform(["a", "b", "c"])
+    assert bow.transform(["a", "b"]).shape == (2, len(bow.vocabulary_))      # under the limit: fine
