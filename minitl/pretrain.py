@@ -179,6 +179,14 @@ def write_loss_plot(out: str, latest: Optional[Dict[str, Any]] = None, kind: str
 
 
 # -- the recipe --------------------------------------------------------------------
+def train_tokenizer(corpus: str, vocab_size: int):
+    """A ``vocab_size``-token byte-level BPE trained on ``corpus``'s train split (every pretraining recipe's first step)."""
+    from minitl.text import BPETokenizer
+    docs = corpus_documents(corpus, "train")
+    print(f"training a {vocab_size}-token BPE on {corpus} ({len(docs)} documents)...")
+    return BPETokenizer.train(docs, vocab_size)
+
+
 def _check_resume(cfg, run_file, out):
     if not os.path.exists(run_file):
         raise FileNotFoundError(f"pretrain: resume, but {run_file} does not exist (nothing to resume)")
@@ -230,10 +238,7 @@ def pretrain(cfg: PretrainConfig, out: str, resume: bool = False) -> Dict[str, A
             from minitl.models.blocks import PRESETS
             if cfg.preset not in PRESETS:
                 raise ValueError(f"pretrain: unknown preset {cfg.preset!r}; expected one of {sorted(PRESETS)}")
-            vocab = cfg.vocab_size or PRESETS[cfg.preset]["vocab_size"]
-            docs = corpus_documents(cfg.corpus, "train")
-            print(f"training a {vocab}-token BPE on {cfg.corpus} ({len(docs)} documents)...")
-            tok = BPETokenizer.train(docs, vocab)
+            tok = train_tokenizer(cfg.corpus, cfg.vocab_size or PRESETS[cfg.preset]["vocab_size"])
         tok.save(tok_file)
         with open(run_file, "w") as f:
             json.dump(asdict(cfg), f, indent=1)

@@ -129,7 +129,7 @@ def t5_recipe(cfg, tok, train_ids, val_ids):
 
 def _tokenizer(cfg, out, resume):
     """The run's tokenizer: trained and saved with run.json (new run) or loaded (resume, recipe checked)."""
-    from minitl.pretrain import corpus_documents
+    from minitl.pretrain import train_tokenizer
     from minitl.text import BPETokenizer
     run_file, tok_file = os.path.join(out, "run.json"), os.path.join(out, "tokenizer.json")
     if resume:
@@ -145,10 +145,7 @@ def _tokenizer(cfg, out, resume):
     if os.path.exists(os.path.join(out, "checkpoint")):
         raise ValueError(f"{out} already holds a run; resume it or choose another directory")
     os.makedirs(out, exist_ok=True)
-    vocab = cfg.vocab_size or model_classes(cfg.kind)[2][cfg.preset]["vocab_size"]
-    docs = corpus_documents(cfg.corpus, "train")
-    print(f"training a {vocab}-token BPE on {cfg.corpus} ({len(docs)} documents)...")
-    tok = BPETokenizer.train(docs, vocab)
+    tok = train_tokenizer(cfg.corpus, cfg.vocab_size or model_classes(cfg.kind)[2][cfg.preset]["vocab_size"])
     tok.save(tok_file)
     with open(run_file, "w") as f:
         json.dump(asdict(cfg), f, indent=1)
