@@ -32,6 +32,7 @@ import numpy as np
 from minitl.data.registry import cache_root
 from minitl.pretrain import PretrainConfig, pretrain
 from minitl.pretrain_elmo_t5 import ELMoT5PretrainConfig
+from minitl.report import cpu_model
 
 NAMES = ("w2v", "gpt", "bert", "elmo", "t5")     # every model the hub can build
 DEFAULT_SET = ("w2v", "gpt", "bert")             # what pretrain_all builds unless told
@@ -151,7 +152,7 @@ def build(name, minutes=None, progress=True, steps=None):
         shutil.copytree(run["model_dir"], os.path.join(work, "model"))
         info = {"recipe": asdict(cfg), "steps": run["steps"], "train_tokens": run["train_tokens"],
                 "validation": run["validation"], "budget_minutes": minutes}
-    info.update(name=name, seconds=round(time.perf_counter() - t0, 1), cpu=_cpu_name(),
+    info.update(name=name, seconds=round(time.perf_counter() - t0, 1), cpu=cpu_model(),
                 built=time.strftime("%Y-%m-%d %H:%M:%S"))
     target = os.path.join(work, "model") if name != "w2v" else os.path.join(work, "vectors")
     with open(os.path.join(target, "card.json"), "w", encoding="utf-8") as f:
@@ -218,15 +219,3 @@ def _build_w2v(work, progress, epochs, corpus):
     w2v.wv.save(os.path.join(work, "vectors"))
     return {"recipe": {"corpus": corpus, **recipe}, "words": int(sum(map(len, sentences))),
             "vocab": len(w2v.wv), "words_per_s": round(float(stats["words_per_s"]))}
-
-
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or platform.machine()

@@ -45,19 +45,25 @@ def splice(path, name, body):
     return new
 
 
+def cpu_model():
+    """The CPU's model name ("AMD EPYC"), from /proc/cpuinfo where there is one."""
+    import platform
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine():
     """One line saying which machine a figure comes from: CPU model, Numba's target and vector
     width, cores (e.g. "AMD EPYC (znver4, avx512), 2 cores")."""
-    import platform
     from minitl.kernels.machine import machine_info
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
-    except OSError:
-        pass
     info = machine_info()
-    return f"{name} ({info['cpu_name']}, {info['simd']}), {os.cpu_count()} cores"
+    return f"{cpu_model()} ({info['cpu_name']}, {info['simd']}), {os.cpu_count()} cores"
 
 
 if __name__ == "__main__":
