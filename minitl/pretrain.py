@@ -179,7 +179,7 @@ def write_loss_plot(out: str, latest: Optional[Dict[str, Any]] = None, kind: str
 
 
 # -- the recipe --------------------------------------------------------------------
-def train_tokenizer(corpus: str, vocab_size: int):
+def train_tokenizer(corpus: str, vocab_size: int) -> "minitl.text.BPETokenizer":
     """A ``vocab_size``-token byte-level BPE trained on ``corpus``'s train split (every pretraining recipe's first step)."""
     from minitl.text import BPETokenizer
     docs = corpus_documents(corpus, "train")
