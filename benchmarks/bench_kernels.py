@@ -30,7 +30,8 @@ import tempfile
 import time
 import tracemalloc
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # what `import minitl` sets (minitl/__init__.py)
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import emit, peer_available  # noqa: E402

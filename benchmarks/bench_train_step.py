@@ -34,6 +34,7 @@ import time
 THREADS = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv[:-1] else 2
 for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, str(THREADS))
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # what `import minitl` sets (minitl/__init__.py)
 
 import numpy as np  # noqa: E402
 
@@ -210,15 +211,23 @@ def _bucket(name, buckets):
     return next((b for b, keys in buckets if any(k in name for k in keys)), "python/tape/other")
 
 
+PROFILE_STEPS = 3      # after as many warm-up steps (the first steps also pay page faults and caches)
+
+
 def profile_step(kind, step, side):
-    """{category: CPU seconds} for one step (after warm-up), minitl via cProfile, torch via its profiler."""
+    """{category: CPU seconds} of one step (the mean of PROFILE_STEPS), minitl via cProfile, torch via its
+    profiler."""
     import cProfile
     import pstats
-    step()
+
+    def steps():
+        for _ in range(PROFILE_STEPS):
+            step()
+    steps()
     out = {}
     if side == "minitl":
         pr = cProfile.Profile(time.process_time)
-        pr.runcall(step)
+        pr.runcall(steps)
         for (fname, line, func), (_, _, tt, _, _) in pstats.Stats(pr).stats.items():
             b = _bucket(f"{fname}:{func}", MINITL_BUCKETS)
             out[b] = out.get(b, 0.0) + tt
@@ -226,15 +235,15 @@ def profile_step(kind, step, side):
         import torch
         c, w = time.process_time(), time.perf_counter()
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-            step()
+            steps()
         cpu, wall = time.process_time() - c, time.perf_counter() - w
-        # the profiler times ops by wall clock: split the step's CPU seconds in the same proportions
+        # the profiler times ops by wall clock: split the steps' CPU seconds in the same proportions
         for e in prof.key_averages():
             if e.key.startswith("aten::") or "Optimizer" in e.key:
                 b = _bucket(e.key, TORCH_BUCKETS)
                 out[b] = out.get(b, 0.0) + cpu * (e.self_cpu_time_total / 1e6) / wall
         out["python/tape/other"] = out.get("python/tape/other", 0.0) + max(0.0, cpu - sum(out.values()))
-    return {k: round(v, 4) for k, v in sorted(out.items())}
+    return {k: round(v / PROFILE_STEPS, 4) for k, v in sorted(out.items())}
 
 
 CLOCK = time.perf_counter   # main() switches to time.process_time for --cpu-time

@@ -7,6 +7,7 @@ Read alongside:
   minitl/models/bert.py    forward(idx, mlm_labels=...), fill_mask(), encode_with_masks()
   minitl/nn/functional.py  cross_entropy: -log softmax(logits)[target]
   minitl/pretrain.py       how both were pretrained (what the loss was averaged over)
+  minitl/viz/attention.py  attention maps from model.trace()
 
 What you will see:
   1. "The quick brown" -> GPT's distribution over the next token (the top 10);
@@ -15,7 +16,9 @@ What you will see:
      (-log of the probability of the true token, averaged) and by minitl's loss -- and
      they agree;
   4. why a perfect prediction gives loss 0: -log(1) = 0, shown on logits made more and
-     more confident.
+     more confident;
+  5. the attention maps the two objectives lead to: GPT's causal (nothing to the right),
+     BERT's both ways.
 
 Run:  python lessons/05_objectives.py [--smoke|--quick|--full] [--prompt="The quick brown"] [--out DIR]
 """
@@ -29,6 +32,7 @@ import minitl.nn.functional as F
 from minitl import hub
 from minitl.lesson import parse
 from minitl.models.bert import encode_with_masks
+from minitl.viz.attention import attention_maps, plot_attention
 from minitl.viz.curves import plot_bars, plot_lines
 
 # -----------------------------------------------------------------------------
@@ -136,4 +140,20 @@ plot_lines({"cross-entropy -log p(true)": ([r[0] for r in rows], [r[2] for r in 
            os.path.join(args.out, "05_loss_to_zero.png"), xlabel="logit margin of the true class over the other 4",
            ylabel="loss (nats)", reference=(0.0, "perfect prediction: loss 0"),
            title=f"Cross-entropy of a {V}-way prediction as it grows confident (exact values, no error bars)")
-print(f"\n   plots: {args.out}/05_next_token.png, 05_fill_mask.png, 05_loss_to_zero.png")
+# %% 5. What each objective lets a token see: the attention maps
+print(f"\n5. Where each token looks, last layer, on {args.sentence!r} (minitl/viz/attention.py):\n")
+for name, model in (("GPT", gpt), ("BERT", bert)):
+    labels, maps = attention_maps(model, args.sentence)
+    att = maps[-1]                                                # (heads, T, T): row i = where token i looks
+    future = np.triu(att, k=1).sum(-1).mean()                     # mass on tokens to the right, per row
+    own = np.mean([att[:, i, i] for i in range(len(labels))])
+    print(f"   {name:<5} {len(labels)} tokens, {att.shape[0]} heads: attention on tokens to the right "
+          f"{100 * future:5.1f}%, on itself {100 * own:5.1f}%")
+    plot_attention(model, args.sentence, layer=-1, path=os.path.join(args.out, f"05_attention_{name.lower()}.png"))
+print("   GPT's objective (predict the next token) needs a causal mask: a token that could see its\n"
+      "   right neighbour would just copy it, so the upper triangle of its map is empty.  BERT predicts\n"
+      "   hidden tokens, so every token may look both ways -- the bidirectional context of section 2.")
+print(f"   check: GPT puts exactly 0 attention on the future, BERT more than 0: "
+      f"{bool(np.triu(attention_maps(gpt, args.sentence)[1][-1], k=1).max() == 0 and future > 0)}")
+print(f"\n   plots: {args.out}/05_next_token.png, 05_fill_mask.png, 05_loss_to_zero.png, "
+      "05_attention_gpt.png, 05_attention_bert.png")

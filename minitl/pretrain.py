@@ -7,7 +7,8 @@
     pretrain(PretrainConfig("gpt", init="runs/gpt/model", corpus="tweets-text", steps=300, lr=5e-4), "runs/gpt-tw")
 
 What a run does (``minitl pretrain gpt|bert`` is a thin face over it):
-1. a byte-level BPE trained on the corpus (or, with ``init``, the checkpoint's own);
+1. a byte-level BPE trained on the corpus (or, with ``init``, the checkpoint's own; with
+   ``tokenizer``, that file's);
 2. the corpus encoded once into one id stream per split, cached in the run
    directory under a name keyed by the tokenizer's and corpus's hash (a rerun with
    another corpus or vocabulary can never pick up stale ids), written atomically;
@@ -35,7 +36,8 @@ from minitl.data.batching import encode_corpus, get_lm_batch, mlm_mask
 
 KINDS = ("gpt", "bert")
 # settings a resumed run must share with the run it continues
-RESUME_KEYS = ("kind", "corpus", "preset", "batch_size", "lr", "warmup", "seed", "init", "vocab_size")
+RESUME_KEYS = ("kind", "corpus", "preset", "batch_size", "lr", "warmup", "seed", "init", "vocab_size",
+               "tokenizer")
 # Training's validation evaluations read the first N windows of the validation split (and BERT masks
 # them with EVAL_SEED): ``minitl evaluate --windows N`` reproduces the numbers in metrics.jsonl.
 EVAL_WINDOWS = {"gpt": 200, "bert": 400}
@@ -57,6 +59,7 @@ class PretrainConfig:
     seed: int = 0
     max_minutes: float = 0.0          # > 0: stop (evaluate, save) after this many minutes
     init: Optional[str] = None        # a from_pretrained directory to continue from (ULMFiT stage 2)
+    tokenizer: Optional[str] = None   # a tokenizer.json to use instead of training a BPE on the corpus
     progress: bool = True
 
     def __post_init__(self):
@@ -234,6 +237,10 @@ def pretrain(cfg: PretrainConfig, out: str, resume: bool = False) -> Dict[str, A
             if not os.path.exists(os.path.join(cfg.init, "tokenizer.json")):
                 raise FileNotFoundError(f"pretrain: init {cfg.init} has no tokenizer.json")
             tok = BPETokenizer.load(os.path.join(cfg.init, "tokenizer.json"))     # the model's own
+        elif cfg.tokenizer:
+            if not os.path.exists(cfg.tokenizer):
+                raise FileNotFoundError(f"pretrain: tokenizer {cfg.tokenizer} does not exist")
+            tok = BPETokenizer.load(cfg.tokenizer)       # e.g. an earlier run's BPE on the same text
         else:
             from minitl.models.blocks import PRESETS
             if cfg.preset not in PRESETS:

@@ -80,3 +80,21 @@ def test_cells_are_cached_and_an_interrupted_run_finishes_with_the_same_table(tm
     assert len(Toy.calls) == 4 + 3                                           # 3 cached, 3 run after the stop
     assert again["table"] == straight["table"]
     assert json.loads((tmp_path / "b" / "toy.json").read_text())["verdict"] == "holds"
+
+
+def test_small_models_train_a_bpe_once_per_text(tmp_path, capsys):
+    from minitl.text import BPETokenizer
+    from minitl.transfer.experiments import small_models as S
+    env = base.Env("smoke", str(tmp_path))
+    docs = [f"the cat sat on the mat number {i} today" for i in range(200)]
+    other = [f"a dog ate a bone near the river {i}" for i in range(200)]
+
+    def merges(path):
+        return BPETokenizer.load(path + "/tokenizer.json").merges
+    a, _ = S.pretrained_gpt(env, "a", lambda: docs)
+    assert "training a" in capsys.readouterr().out
+    b, _ = S.pretrained_gpt(env, "b", lambda: docs)              # same text: the cached BPE
+    assert "training a" not in capsys.readouterr().out and merges(b) == merges(a)
+    c, _ = S.pretrained_gpt(env, "c", lambda: other)             # other text: its own BPE
+    assert "training a" in capsys.readouterr().out and merges(c) != merges(a)
+    assert len(list((tmp_path / "models" / "tokenizers").iterdir())) == 2

@@ -35,3 +35,20 @@ def test_bad_numbers_are_refused_before_the_run_directory_exists(tmp_path, capsy
             main(["pretrain", "gpt", "--out", str(out), *bad])
         assert e.value.code == 2 and bad[1] in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_given_tokenizer_is_used_instead_of_training_one(tmp_path, capsys):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("\n".join(f"the cat sat on the mat {i}" for i in range(300)) + "\n")
+    b.write_text("\n".join(f"a dog ate a bone near the river {i}" for i in range(300)) + "\n")
+    cfg = dict(kind="gpt", preset="nano", steps=1, warmup=1, eval_every=0, ckpt_every=0, progress=False)
+    first = pretrain(PretrainConfig(corpus=str(a), vocab_size=300, **cfg), str(tmp_path / "r1"))
+    capsys.readouterr()
+    tok_file = str(tmp_path / "r1" / "tokenizer.json")
+    # another corpus, another vocabulary size asked for: the file's BPE wins, none is trained
+    run = pretrain(PretrainConfig(corpus=str(b), vocab_size=320, tokenizer=tok_file, **cfg), str(tmp_path / "r2"))
+    assert run["tokenizer"].merges == first["tokenizer"].merges
+    assert "training a" not in capsys.readouterr().out
+    assert run["train_tokens"] == len(encode_corpus(corpus_documents(str(b), "train"), first["tokenizer"]))
+    with pytest.raises(FileNotFoundError, match="tokenizer .*missing.json does not exist"):
+        pretrain(PretrainConfig(corpus=str(b), tokenizer=str(tmp_path / "missing.json"), **cfg), str(tmp_path / "r3"))

@@ -50,15 +50,15 @@ def plot_attention(model, text: str, layer: int = 0, head: Optional[int] = None,
     heads = range(att.shape[0]) if head is None else [head]
     T = len(labels)
     fig, axes = plt.subplots(1, len(heads), figsize=(0.35 * T * len(heads) + 2, 0.35 * T + 1.5), squeeze=False)
+    top = float(max(att[h].max() for h in heads))           # one colour scale for every panel
     for ax, h in zip(axes[0], heads):
-        ax.imshow(att[h], cmap="viridis", vmin=0.0, vmax=1.0)
+        im = ax.imshow(att[h], cmap="viridis", vmin=0.0, vmax=top)
         ax.set_xticks(range(T), [repr(s)[1:-1] for s in labels], rotation=90, fontsize=7)
         ax.set_yticks(range(T), [repr(s)[1:-1] for s in labels], fontsize=7)
-        ax.set_title(f"layer {layer % len(maps)}, head {h}", fontsize=9)
+        ax.set_title(f"{type(model).__name__}, layer {layer % len(maps)}, head {h}\n{text[:60]}", fontsize=9)
         ax.set_xlabel("attends to")
     axes[0][0].set_ylabel("token")
-    fig.suptitle(f"{type(model).__name__}: {text[:60]}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.7, label="attention weight (each row sums to 1)")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path

@@ -7,11 +7,14 @@ the hub's GPT recipe (lr, warmup, batch 32) at the mode's size and step budget
 of steps, same tokens seen.  A model is written to ``out/models/<condition>-<budget>/``
 (``model/`` + ``card.json``) and reused by every later run; it is built in a
 ``.building`` folder and renamed into place, so an interrupted build is redone,
-never half-read.
+never half-read.  The BPE depends only on the text and the vocabulary size, so
+it is kept under ``out/models/tokenizers/<hash of both>.json`` and a model of
+another budget on the same text starts from it instead of training it again.
 
     path, card = pretrained_gpt(env, "tweets", lambda: documents(env, "tweets-text"))
     finetune_accuracy(env, path, "gpt:full", n=100, seed=0)     # {"accuracy", "steps", ...}
 """
+import hashlib
 import json
 import os
 import shutil
@@ -28,10 +31,13 @@ from minitl.transfer.metrics import balanced_accuracy
 from minitl.transfer.probe import balanced_subsample
 
 # Per mode: model preset, pretraining steps, BPE size (None: the preset's), corpus cap in bytes.
+# full: the step budget of the hub's GPT (`minitl pretrain all --gpt-steps 1200`), the model the
+# learning-curve, strategies and forgetting experiments fine-tune, so every condition's model has had
+# the same training as that one (3,000 steps each would take ~2 h of pretraining on 2 cores).
 BUDGETS = {
     "smoke": {"preset": "nano", "steps": 20, "vocab_size": 400, "max_bytes": 300_000},
     "quick": {"preset": "micro", "steps": 400, "vocab_size": None, "max_bytes": None},
-    "full": {"preset": "micro", "steps": 3000, "vocab_size": None, "max_bytes": None},
+    "full": {"preset": "micro", "steps": 1200, "vocab_size": None, "max_bytes": None},
 }
 N_TRAIN = {"smoke": [40], "quick": [100], "full": [100, 1000]}    # labelled tweets per fine-tuning
 EXAMPLES_SEEN = 6000      # as learning-curve: epochs = min(recipe, ceil(6000 / n)) at large n
@@ -81,9 +87,10 @@ def pretrained_gpt(env, condition, make_docs):
         for d in docs:
             f.write(json.dumps({"text": d}) + "\n")
     n_train_docs = len(docs) - max(1, len(docs) // 20)      # pretrain keeps the last 5% of a file's documents
+    tok_cache = tokenizer_path(env, docs, b)
     cfg = replace(hub.RECIPES["gpt"], corpus=corpus, preset=b["preset"], steps=b["steps"],
                   vocab_size=b["vocab_size"], warmup=min(hub.RECIPES["gpt"].warmup, max(1, b["steps"] // 10)),
-                  progress=False)
+                  tokenizer=tok_cache if os.path.exists(tok_cache) else None, progress=False)
     print(f"pretraining {condition} ({budget_tag(env.mode)}) on {nbytes(docs):,} bytes of text...")
     t0 = time.perf_counter()
     run = pretrain(cfg, os.path.join(work, "run"))
@@ -95,6 +102,10 @@ def pretrained_gpt(env, condition, make_docs):
             "train_bytes": nbytes(docs[:n_train_docs]), "train_tokens": run["train_tokens"],
             "tokens_seen": run["steps"] * cfg.batch_size * model.config.block_size,
             "vocab_size": model.config.vocab_size, "val_loss": (run["validation"] or {}).get("val_loss")}
+    if not os.path.exists(tok_cache):
+        os.makedirs(os.path.dirname(tok_cache), exist_ok=True)
+        shutil.copyfile(os.path.join(work, "run", "tokenizer.json"), tok_cache + ".tmp")
+        os.replace(tok_cache + ".tmp", tok_cache)
     os.rename(run["model_dir"], os.path.join(work, "model"))
     shutil.rmtree(os.path.join(work, "run"), ignore_errors=True)     # checkpoint + id caches
     os.remove(corpus)
@@ -103,6 +114,16 @@ def pretrained_gpt(env, condition, make_docs):
     shutil.rmtree(folder, ignore_errors=True)
     os.rename(work, folder)
     return os.path.join(folder, "model"), card
+
+
+def tokenizer_path(env, docs, budget):
+    """Where the BPE for ``docs`` at ``budget``'s vocabulary size is kept (named by a hash of both)."""
+    from minitl.models.blocks import PRESETS
+    vocab = budget["vocab_size"] or PRESETS[budget["preset"]]["vocab_size"]
+    h = hashlib.sha256(str(vocab).encode())
+    for d in docs:
+        h.update(d.encode("utf-8", "surrogatepass") + b"\0")
+    return os.path.join(env.out, "models", "tokenizers", f"{h.hexdigest()[:16]}.json")
 
 
 def labelled_subset(env, n, seed):
