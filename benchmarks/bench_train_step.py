@@ -192,7 +192,7 @@ def compiled_side(kind, minitl_model):
         _, estep = torch_side(kind, minitl_model=minitl_model)
         l_c, l_e = cstep(), estep()                 # compiles here (minutes on 2 cores)
         if abs(l_c - l_e) > 1e-3:
-            return None, f"torch.compile loss {l_c} != eager {l_e}"
+            return None, f"torch.compile's first-step loss {l_c:.4f} != eager's {l_e:.4f}"
         return cstep, f"torch {torch.__version__} compile OK in {time.perf_counter() - t0:.0f} s"
     except Exception as e:                          # no C++ compiler, unsupported op, ...: a null column
         return None, f"torch.compile failed: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
