@@ -148,11 +148,14 @@ for name, model in (("GPT", gpt), ("BERT", bert)):
     future = np.triu(att, k=1).sum(-1).mean()                     # mass on tokens to the right, per row
     own = np.mean([att[:, i, i] for i in range(len(labels))])
     print(f"   {name:<5} {len(labels)} tokens, {att.shape[0]} heads: attention on tokens to the right "
-          f"{100 * future:5.1f}%, on itself {100 * own:5.1f}%")
+          f"{100 * future:5.1f}%, on itself {100 * own:5.1f}%, on the first token ({labels[0]!r}) "
+          f"{100 * att[:, :, 0].mean():5.1f}%")
     plot_attention(model, args.sentence, layer=-1, path=os.path.join(args.out, f"05_attention_{name.lower()}.png"))
 print("   GPT's objective (predict the next token) needs a causal mask: a token that could see its\n"
       "   right neighbour would just copy it, so the upper triangle of its map is empty.  BERT predicts\n"
-      "   hidden tokens, so every token may look both ways -- the bidirectional context of section 2.")
+      "   hidden tokens, so every token may look both ways -- the bidirectional context of section 2.\n"
+      "   A head with nothing useful to look at often parks its attention on the first token (a row\n"
+      "   must sum to 1): the bright first column in some heads of the plots.")
 print(f"   check: GPT puts exactly 0 attention on the future, BERT more than 0: "
       f"{bool(np.triu(attention_maps(gpt, args.sentence)[1][-1], k=1).max() == 0 and future > 0)}")
 print(f"\n   plots: {args.out}/05_next_token.png, 05_fill_mask.png, 05_loss_to_zero.png, "
