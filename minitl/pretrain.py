@@ -190,14 +190,22 @@ def train_tokenizer(corpus: str, vocab_size: int) -> "minitl.text.BPETokenizer":
     return BPETokenizer.train(docs, vocab_size)
 
 
-def _check_resume(cfg, run_file, out):
+def check_run_dir(cfg, out: str, resume: bool, keys: Sequence[str] = RESUME_KEYS) -> None:
+    """Refuse a resume whose recipe differs from the run's in ``keys`` (or with no run to resume), and a
+    new run over a directory that already holds one.  Every pretraining recipe calls it first."""
+    run_file = os.path.join(out, "run.json")
+    if not resume:
+        if os.path.exists(os.path.join(out, "checkpoint")):
+            raise FileExistsError(f"pretrain {cfg.kind}: {out} already holds a run; resume it or choose "
+                                  f"another directory")
+        return
     if not os.path.exists(run_file):
-        raise FileNotFoundError(f"pretrain: resume, but {run_file} does not exist (nothing to resume)")
+        raise FileNotFoundError(f"pretrain {cfg.kind}: resume, but {run_file} does not exist (nothing to resume)")
     with open(run_file) as f:
         saved = json.load(f)
-    for key in RESUME_KEYS:
+    for key in keys:
         if key in saved and saved[key] != getattr(cfg, key):
-            raise ValueError(f"pretrain: resume with {key}={getattr(cfg, key)!r} but the run in {out} "
+            raise ValueError(f"pretrain {cfg.kind}: resume with {key}={getattr(cfg, key)!r} but the run in {out} "
                              f"used {saved[key]!r}")
 
 
@@ -226,12 +234,10 @@ def pretrain(cfg: PretrainConfig, out: str, resume: bool = False) -> Dict[str, A
     from minitl.train import TrainConfig, Trainer
     t0 = time.perf_counter()
     run_file, tok_file = os.path.join(out, "run.json"), os.path.join(out, "tokenizer.json")
+    check_run_dir(cfg, out, resume)
     if resume:
-        _check_resume(cfg, run_file, out)
         tok = BPETokenizer.load(tok_file)
     else:
-        if os.path.exists(os.path.join(out, "checkpoint")):
-            raise FileExistsError(f"pretrain: {out} already holds a run; resume it or choose another directory")
         os.makedirs(out, exist_ok=True)
         if cfg.init:
             if not os.path.exists(os.path.join(cfg.init, "tokenizer.json")):

@@ -129,21 +129,12 @@ def t5_recipe(cfg, tok, train_ids, val_ids):
 
 def _tokenizer(cfg, out, resume):
     """The run's tokenizer: trained and saved with run.json (new run) or loaded (resume, recipe checked)."""
-    from minitl.pretrain import train_tokenizer
+    from minitl.pretrain import check_run_dir, train_tokenizer
     from minitl.text import BPETokenizer
     run_file, tok_file = os.path.join(out, "run.json"), os.path.join(out, "tokenizer.json")
+    check_run_dir(cfg, out, resume, RESUME_KEYS)
     if resume:
-        if not os.path.exists(run_file):
-            raise ValueError(f"pretrain {cfg.kind}: resume, but {run_file} does not exist (nothing to resume)")
-        with open(run_file) as f:
-            saved = json.load(f)
-        for key in RESUME_KEYS:
-            if saved.get(key) != getattr(cfg, key):
-                raise ValueError(f"pretrain {cfg.kind}: resume with {key}={getattr(cfg, key)!r} but the run in "
-                                 f"{out} used {saved.get(key)!r}")
         return BPETokenizer.load(tok_file)
-    if os.path.exists(os.path.join(out, "checkpoint")):
-        raise ValueError(f"{out} already holds a run; resume it or choose another directory")
     os.makedirs(out, exist_ok=True)
     tok = train_tokenizer(cfg.corpus, cfg.vocab_size or model_classes(cfg.kind)[2][cfg.preset]["vocab_size"])
     tok.save(tok_file)

@@ -52,3 +52,21 @@ def test_a_given_tokenizer_is_used_instead_of_training_one(tmp_path, capsys):
     assert run["train_tokens"] == len(encode_corpus(corpus_documents(str(b), "train"), first["tokenizer"]))
     with pytest.raises(FileNotFoundError, match="tokenizer .*missing.json does not exist"):
         pretrain(PretrainConfig(corpus=str(b), tokenizer=str(tmp_path / "missing.json"), **cfg), str(tmp_path / "r3"))
+
+
+@pytest.mark.parametrize("kind", ["gpt", "elmo"])
+def test_every_recipe_refuses_a_resume_with_another_recipe_and_a_run_over_a_run(tmp_path, kind):
+    from minitl.pretrain_elmo_t5 import ELMoT5PretrainConfig, pretrain as pretrain_elmo_t5
+    a = tmp_path / "a.txt"
+    a.write_text("\n".join(f"the cat sat on the mat {i}" for i in range(300)) + "\n")
+    Config, run = (PretrainConfig, pretrain) if kind == "gpt" else (ELMoT5PretrainConfig, pretrain_elmo_t5)
+    cfg = dict(corpus=str(a), preset="nano", vocab_size=300, steps=1, warmup=1, eval_every=0, ckpt_every=0,
+               progress=False)
+    out = str(tmp_path / "run")
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        run(Config(kind, lr=1e-3, **cfg), out, resume=True)
+    run(Config(kind, lr=1e-3, **cfg), out)
+    with pytest.raises(ValueError, match=r"resume with lr=0.002 but the run in .* used 0.001"):
+        run(Config(kind, lr=2e-3, **cfg), out, resume=True)
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        run(Config(kind, lr=1e-3, **cfg), out)
