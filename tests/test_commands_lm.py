@@ -182,3 +182,19 @@ def test_evaluate_a_classifier_adds_the_majority_class_verdict(runs, tmp_path, c
     assert json.loads(out[-1])["balanced_accuracy"] == 0.48          # the JSON stays the last line
     assert main(["evaluate", str(clf)]) == 2                       # a classifier needs --data
     assert "say which labelled data" in capsys.readouterr().err
+
+
+def test_evaluate_output_streams_and_keeps_the_json_last(capsys):
+    from minitl.commands.lm import _with_verdicts
+    seen = []
+
+    def command(args):
+        print("loading the model...")
+        print("scoring 10 windows")
+        seen.append(capsys.readouterr().out)        # what the user sees while the command still runs
+        print(json.dumps({"accuracy": 0.5}))
+        return 0
+    assert _with_verdicts(command, None) == 0
+    assert seen == ["loading the model...\n"]           # streamed at once; only the latest line waits
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "scoring 10 windows" and json.loads(out[-1]) == {"accuracy": 0.5}

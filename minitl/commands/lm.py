@@ -198,24 +198,50 @@ def verdicts(res):
     return out
 
 
+class _HoldLastLine:
+    """A stdout that passes every line through at once except the latest, which it holds back."""
+
+    def __init__(self, out):
+        self.out, self.partial, self.last = out, "", None
+
+    def write(self, s):
+        *lines, self.partial = (self.partial + s).split("\n")
+        for line in lines:
+            if self.last is not None:
+                self.out.write(self.last + "\n")
+            self.last = line
+        return len(s)
+
+    def flush(self):
+        self.out.flush()
+
+    def held(self):
+        """The last line written (a line without its newline counts)."""
+        return self.partial if self.partial else self.last
+
+
 def _with_verdicts(fn, args):
     """Run a command that ends by printing its results as one JSON line; print the verdicts in words
-    before that line, so the JSON stays the last line (what scripts read)."""
+    before that line, so the JSON stays the last line (what scripts read).  Everything else the
+    command prints comes through as it is printed."""
     import contextlib
-    import io
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
+    import sys
+    hold = _HoldLastLine(sys.stdout)
+    with contextlib.redirect_stdout(hold):
         code = fn(args)
-    lines = buf.getvalue().rstrip("\n").splitlines()
+    last = hold.held()
+    if hold.partial and hold.last is not None:          # the command's last line had no newline
+        print(hold.last)
     try:
-        res = json.loads(lines[-1]) if lines else {}
+        res = json.loads(last) if last else None
     except json.JSONDecodeError:
         res = None
-    head = lines[:-1] if res is not None else lines
-    for line in head + verdicts(res if isinstance(res, dict) else {}):
+    if res is None and last:
+        print(last)
+    for line in verdicts(res if isinstance(res, dict) else {}):
         print(line)
     if res is not None:
-        print(lines[-1])
+        print(last)
     return code
 
 
