@@ -18,8 +18,10 @@ lines to ``docs/results/speed.json``) and, with
 Run ``run`` on a quiet machine: the 2-thread figures are wall clock.
 """
 import argparse
+import glob
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -38,32 +40,64 @@ RUNS = {"kernels": ["bench_kernels.py", "--quick"],
         "profile": ["bench_train_step.py", "--profile", "--threads", "1"]}
 
 
+REPEATS = {"kernels": 2, "train_step_2t": 3, "train_step_1t": 3, "profile": 1}   # runs of each, per build
+
+
 def run(builds):
     for build in builds:
         os.makedirs(os.path.join(OUT, build), exist_ok=True)
+        for old in glob.glob(os.path.join(OUT, build, "*.txt")):
+            os.remove(old)                      # a table never mixes this run's files with an older run's
         for name, args in RUNS.items():
-            path = os.path.join(OUT, build, f"{name}.txt")
-            print(f"[{build}] {' '.join(args)} -> {os.path.relpath(path, ROOT)}", flush=True)
-            t0 = time.perf_counter()
-            with open(path + ".tmp", "w") as f:
-                subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", args[0]), *args[1:]], stdout=f,
-                               stderr=subprocess.STDOUT, env={**os.environ, **BUILDS[build]}, check=True)
-            os.replace(path + ".tmp", path)
-            print(f"  {time.perf_counter() - t0:.0f} s", flush=True)
+            for i in range(REPEATS[name]):
+                path = os.path.join(OUT, build, f"{name}.{i}.txt")
+                print(f"[{build}] {' '.join(args)} -> {os.path.relpath(path, ROOT)}", flush=True)
+                t0 = time.perf_counter()
+                with open(path + ".tmp", "w") as f:
+                    subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", args[0]), *args[1:]],
+                                   stdout=f, stderr=subprocess.STDOUT, env={**os.environ, **BUILDS[build]}, check=True)
+                os.replace(path + ".tmp", path)
+                print(f"  {time.perf_counter() - t0:.0f} s", flush=True)
 
 
 def load(build, name):
-    """The JSON of one benchmark run (its last stdout line), or None when it has not been run."""
-    path = os.path.join(OUT, build, f"{name}.txt")
-    if not os.path.exists(path):
+    """The JSON of a benchmark (its last stdout line), numbers as the median over its repeats, with
+    ``spread`` = {key: (min, max)} and ``repeats``; None when it has not been run."""
+    runs = []
+    for path in sorted(glob.glob(os.path.join(OUT, build, f"{name}.*.txt"))):
+        with open(path) as f:
+            runs.append(json.loads(f.read().strip().splitlines()[-1]))
+    if not runs:
         return None
-    with open(path) as f:
-        last = f.read().strip().splitlines()[-1]
-    return json.loads(last)
+    merged = dict(runs[0], repeats=len(runs), spread={})
+    res = dict(runs[0]["results"])
+    for key, first in runs[0]["results"].items():
+        vals = [r["results"].get(key) for r in runs]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            res[key] = statistics.median(vals)
+            merged["spread"][key] = (min(vals), max(vals))
+    merged["results"] = res
+    return merged
+
+
+def raw(build, name):
+    """Every repeat's JSON line of one benchmark, as run."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(OUT, build, f"{name}.*.txt"))):
+        with open(path) as f:
+            out.append(json.loads(f.read().strip().splitlines()[-1]))
+    return out
 
 
 def _x(v):
     return "n/a" if v is None else f"{v:.2f}x"
+
+
+def _xr(res, key):
+    """``1.16x`` with ``[1.10-1.20]`` (min-max over the repeats) after it when there were several."""
+    v = res["results"].get(key)
+    lo, hi = res["spread"].get(key, (v, v))
+    return _x(v) + (f" [{lo:.2f}-{hi:.2f}]" if v is not None and res["repeats"] > 1 else "")
 
 
 def _tok(r, kind, side):
@@ -89,13 +123,15 @@ def rows(build):
                 r = res["results"]
                 v = r[f"{kind}_speedup_vs_torch"]
                 add(f"{kind.upper()} train step vs PyTorch eager, {label}",
-                    f"{_x(v)} ({_tok(r, kind, '')} vs {_tok(r, kind, 'torch_')} tok/s)", f">= {target}x",
+                    f"{_xr(res, f'{kind}_speedup_vs_torch')} ({_tok(r, kind, '')} vs {_tok(r, kind, 'torch_')} tok/s)",
+                    f">= {target}x",
                     None if v is None else v >= target)
         if t2 is not None:
             r = t2["results"]
             c = r.get(f"{kind}_speedup_vs_torch_compile")
             add(f"{kind.upper()} train step vs `torch.compile`, 2 threads, wall",
-                f"{_x(c)} ({_tok(r, kind, '')} vs {_tok(r, kind, 'torch_compile_')} tok/s)" if c else
+                f"{_xr(t2, f'{kind}_speedup_vs_torch_compile')} ({_tok(r, kind, '')} vs "
+                f"{_tok(r, kind, 'torch_compile_')} tok/s)" if c else
                 f"n/a: {r.get(f'torch_compile_{kind}_note', 'not run')}", ">= 1x (moonshot)",
                 None if c is None else c >= 1.0)
     if t2 is not None:
@@ -107,11 +143,13 @@ def rows(build):
         for n in (512, 1024):
             two, one = r[f"matmul_speedup_vs_numpy_{n}"], r[f"matmul_speedup_vs_numpy_{n}_1thread_cpu"]
             add(f"matmul float32 n={n} vs numpy's BLAS, 2 threads / 1 thread CPU",
-                f"{_x(two)} / {_x(one)} ({r['blas_kernel'].replace('openblas', 'OpenBLAS')})", ">= 0.8x (2 threads)",
+                f"{_xr(k, f'matmul_speedup_vs_numpy_{n}')} / {_xr(k, f'matmul_speedup_vs_numpy_{n}_1thread_cpu')} "
+                f"({r['blas_kernel'].replace('openblas', 'OpenBLAS')})", ">= 0.8x (2 threads)",
                 two >= 0.8)
         two, one = r.get("attention_speedup_vs_torch_T256"), r.get("attention_speedup_vs_torch_T256_1thread_cpu")
         add(f"fused attention fwd+bwd vs PyTorch SDPA ({k['config']['attention_shape']}), 2 threads / 1 thread CPU",
-            f"{_x(two)} / {_x(one)}", ">= 1.0x on both", None if two is None else two >= 1 and one >= 1)
+            f"{_xr(k, 'attention_speedup_vs_torch_T256')} / {_xr(k, 'attention_speedup_vs_torch_T256_1thread_cpu')}",
+            ">= 1.0x on both", None if two is None else two >= 1 and one >= 1)
         add("compile, cold: the float32 kernels a lesson needs / all; then from the cache",
             f"{r['compile_seconds_cold_float32_only']:.0f} s / {r['compile_seconds_cold']:.0f} s; "
             f"{r['compile_seconds_cached']:.2f} s", "<= 30 s (float32); <= 1 s cached",
@@ -147,7 +185,7 @@ def markdown():
     per = {b: rows(b) for b in builds}
     head = "| | " + " | ".join(f"{b} ({simd[b]})" for b in builds) + " | target |"
     lines = [f"Machine: {machine()}. `python benchmarks/speed_report.py run` (raw figures: `docs/results/speed.json`); "
-             "ratios > 1: minitl faster. The avx2 column sets " + " ".join(f"`{k}={v}`" for k, v in AVX2_ENV.items())
+             "ratios > 1: minitl faster; the median of the repeats, [min-max] after it, and the verdict on the median. The avx2 column sets " + " ".join(f"`{k}={v}`" for k, v in AVX2_ENV.items())
              + ".", "", head, "| --- |" + " --- |" * (len(builds) + 1)]
     for i, (what, _, target) in enumerate(per[builds[0]]):
         cells = [per[b][i][1] if i < len(per[b]) and per[b][i][0] == what else "n/a" for b in builds]
@@ -175,7 +213,7 @@ def main():
     with open(os.path.join(ROOT, "docs", "results", "speed.md"), "w") as f:
         f.write(md)
     with open(os.path.join(ROOT, "docs", "results", "speed.json"), "w") as f:   # the raw figures, committed
-        json.dump({b: {n: load(b, n) for n in RUNS} for b in BUILDS}, f, indent=1)
+        json.dump({b: {n: raw(b, n) for n in RUNS} for b in BUILDS}, f, indent=1)
     if args.readme:
         from minitl.report import splice
         splice(args.readme, "speed", md)

@@ -24,8 +24,8 @@ What you will see:
 The models come from the cache (`minitl pretrain all --with elmo,t5` builds all five; a missing
 one is built on first use, ~8 min each).  --quick: n_train=100 for every method, n_large=2000 for
 the frozen-feature methods only -- fine-tuning at 2000 labels takes 20x the steps of 100 (the
-table says "not run"); measured: 106 s of CPU (198 s wall with 1 thread on a 2-core machine
-under a load average of ~7; with Numba's and BLAS's 2 threads fighting that load, 527 s).
+table says "not run"); its time on this machine is on the last line of
+lessons/expected/10_timeline.quick.txt.
 --full: 3 seeds, n_large=0 (all ~16k labels) for the frozen-feature methods; fine-tuning at all
 labels too only with --large_fine_tune=true (~10k steps each for GPT and BERT and ~30k for T5's
 30 epochs: hours on 2 cores).
