@@ -34,7 +34,7 @@ is a hash of (seed, position) (``_jit.drop_row``, twin
 block by block and memory stays O(T).
 
 Where it stands against PyTorch's SDPA and the numpy composite: the README's
-Kernels section (figures, machine, command: ``benchmarks/bench_kernels.py``).
+"Speed" section (figures, machine, command: ``benchmarks/speed_report.py``).
 Still done with plain loops: dv and dk in the backward (the sum over the
 query rows is only QB=4 long, too short for the tile -- a larger query
 block, flash-attention-2 style, would fix that).

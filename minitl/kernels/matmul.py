@@ -48,8 +48,8 @@ them).  Sizes below are float32 on AVX-512 [and on AVX2 in brackets].
   (batch, block of MB rows): every task owns whole rows of C.
 
 Where it stands against numpy's BLAS, AVX-512 and AVX2 builds
-(``NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=``): the README's Kernels section
-(figures, machine, command: ``benchmarks/bench_kernels.py``).  Small and thin
+(``NUMBA_CPU_NAME=haswell NUMBA_CPU_FEATURES=``): the README's "Speed" section
+(figures, machine, command: ``benchmarks/speed_report.py``).  Small and thin
 products lose to BLAS (call overhead, packing cost, padded edges): see
 ``dispatch.CROSSOVER``.
 """
