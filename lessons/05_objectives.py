@@ -142,10 +142,12 @@ plot_lines({"cross-entropy -log p(true)": ([r[0] for r in rows], [r[2] for r in 
            title=f"Cross-entropy of a {V}-way prediction as it grows confident (exact values, no error bars)")
 # %% 5. What each objective lets a token see: the attention maps
 print(f"\n5. Where each token looks, last layer, on {args.sentence!r} (minitl/viz/attention.py):\n")
+ahead = {}                                                        # model -> largest weight on a later token
 for name, model in (("GPT", gpt), ("BERT", bert)):
     labels, maps = attention_maps(model, args.sentence)
     att = maps[-1]                                                # (heads, T, T): row i = where token i looks
     future = np.triu(att, k=1).sum(-1).mean()                     # mass on tokens to the right, per row
+    ahead[name] = np.triu(att, k=1).max()
     own = np.mean([att[:, i, i] for i in range(len(labels))])
     print(f"   {name:<5} {len(labels)} tokens, {att.shape[0]} heads: attention on tokens to the right "
           f"{100 * future:5.1f}%, on itself {100 * own:5.1f}%, on the first token ({labels[0]!r}) "
@@ -157,6 +159,6 @@ print("   GPT's objective (predict the next token) needs a causal mask: a token 
       "   A head with nothing useful to look at often parks its attention on the first token (a row\n"
       "   must sum to 1): the bright first column in some heads of the plots.")
 print(f"   check: GPT puts exactly 0 attention on the future, BERT more than 0: "
-      f"{bool(np.triu(attention_maps(gpt, args.sentence)[1][-1], k=1).max() == 0 and future > 0)}")
+      f"{bool(ahead['GPT'] == 0 and ahead['BERT'] > 0)}")
 print(f"\n   plots: {args.out}/05_next_token.png, 05_fill_mask.png, 05_loss_to_zero.png, "
       "05_attention_gpt.png, 05_attention_bert.png")
