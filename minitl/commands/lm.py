@@ -215,9 +215,13 @@ class _HoldLastLine:
     def flush(self):
         self.out.flush()
 
-    def held(self):
-        """The last line written (a line without its newline counts)."""
-        return self.partial if self.partial else self.last
+    def finish(self):
+        """Write every line but the last, and return the last (a line without its newline counts)."""
+        if self.partial:
+            if self.last is not None:
+                self.out.write(self.last + "\n")
+            self.last, self.partial = self.partial, ""
+        return self.last
 
 
 def _with_verdicts(fn, args):
@@ -229,9 +233,7 @@ def _with_verdicts(fn, args):
     hold = _HoldLastLine(sys.stdout)
     with contextlib.redirect_stdout(hold):
         code = fn(args)
-    last = hold.held()
-    if hold.partial and hold.last is not None:          # the command's last line had no newline
-        print(hold.last)
+    last = hold.finish()
     try:
         res = json.loads(last) if last else None
     except json.JSONDecodeError:
