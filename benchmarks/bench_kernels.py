@@ -30,11 +30,10 @@ import tempfile
 import time
 import tracemalloc
 
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # what `import minitl` sets (minitl/__init__.py)
-import numpy as np  # noqa: E402
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import emit, peer_available  # noqa: E402
+from _common import emit, peer_available  # noqa: E402  (also puts the repository on sys.path)
+import minitl  # noqa: E402,F401  (before numpy: its OPENBLAS_THREAD_TIMEOUT must reach OpenBLAS as it loads)
+import numpy as np  # noqa: E402
 
 import numba  # noqa: E402
 

@@ -34,12 +34,11 @@ import time
 THREADS = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv[:-1] else 2
 for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, str(THREADS))
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")   # what `import minitl` sets (minitl/__init__.py)
-
-import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # _common, also when loaded by a test
 from _common import emit  # noqa: E402  (also puts the repository on sys.path)
+import minitl  # noqa: E402,F401  (before numpy: its OPENBLAS_THREAD_TIMEOUT must reach OpenBLAS as it loads)
+import numpy as np  # noqa: E402
 
 CONFIG = dict(n_layer=4, n_head=4, d_model=128, block_size=64, vocab_size=8192, batch_size=32,
               mask_fraction=0.15, lr=1e-3, threads=THREADS)

@@ -63,15 +63,12 @@ def run(builds):
 def load(build, name):
     """The JSON of a benchmark (its last stdout line), numbers as the median over its repeats, with
     ``spread`` = {key: (min, max)} and ``repeats``; None when it has not been run."""
-    runs = []
-    for path in sorted(glob.glob(os.path.join(OUT, build, f"{name}.*.txt"))):
-        with open(path) as f:
-            runs.append(json.loads(f.read().strip().splitlines()[-1]))
+    runs = raw(build, name)
     if not runs:
         return None
     merged = dict(runs[0], repeats=len(runs), spread={})
     res = dict(runs[0]["results"])
-    for key, first in runs[0]["results"].items():
+    for key in runs[0]["results"]:
         vals = [r["results"].get(key) for r in runs]
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
             res[key] = statistics.median(vals)
