@@ -13,9 +13,9 @@ matters: with NUMBA_CPU_NAME alone Numba keeps the host's AVX-512 features).
    (``reference.attention_ref`` + ``attention_bwd_ref``) and vs PyTorch's
    ``scaled_dot_product_attention``; the layer kernels vs their twins.
 3. Extra memory of attention at T=2048 (tracemalloc: numpy's allocations,
-   which is every array the kernels' wrappers make; the kernels' own per-thread
-   scratch -- the (T, hs) copies of v and k as rows, Vr and Kr, and the row
-   buffers -- is added as ``attention_scratch_bytes`` computes it from the
+   which is every array the kernels' wrappers make; the kernels' own per-task
+   scratch -- each head's gathered (T, hs) rows and the row buffers -- is
+   added as ``attention_scratch_bytes`` computes it from the
    kernels' constants), and Numba's compile time in fresh
    subprocesses (cold cache, then warm cache).
 
@@ -248,14 +248,17 @@ def extra_memory(fn, *arrays):
 
 
 def attention_scratch_bytes(T, hs, itemsize, threads):
-    """Bytes the attention kernels allocate per running thread (Numba's allocator, which tracemalloc
-    does not see), times ``threads``: what ``kernels/attention.py`` allocates per (batch, head) task.
-    Forward: S (QB, KBLK), packed q rows (hs*QB), v as rows Vr (T, hs), out rows (QB, hs), the dropout
-    row (KBLK) and exp's int32 bits (KBLK).  Backward: P, Dp, Mk (QB, KBLK) each, two packed rows
-    (hs*QB), k as rows Kr (T, hs), bits (KBLK).  One thread runs one of the two at a time."""
+    """Bytes the attention kernels allocate per running task (Numba's allocator, which tracemalloc
+    does not see), times ``threads``: what ``kernels/attention.py`` allocates per prange task.
+    Both gather the head's rows (T rounded up to QB for q, out, dout and dq).  Forward: q, k
+    transposed, v, a scratch copy (4 x T x hs), S (QB, KBLK), packed q rows (hs*QB), out rows
+    (QB, hs), the dropout row (KBLK) and exp's int32 bits (KBLK).  Backward: q, k as rows and
+    transposed, v transposed, a scratch copy, out, dout, dq, dk, dv (10 x T x hs), lse (T), P, Dp, Mk
+    (QB, KBLK) each, two packed rows (hs*QB), bits (KBLK).  One thread runs one of the two at a time."""
     QB, KB = AT.QB, AT.KBLK
-    fwd = (QB * KB + hs * QB + T * hs + QB * hs + KB) * itemsize + KB * 4
-    bwd = (3 * QB * KB + 2 * hs * QB + T * hs) * itemsize + KB * 4
+    Tq = -(-T // QB) * QB
+    fwd = (4 * Tq * hs + QB * KB + hs * QB + QB * hs + KB) * itemsize + KB * 4
+    bwd = (10 * Tq * hs + Tq + 3 * QB * KB + 2 * hs * QB) * itemsize + KB * 4
     return threads * max(fwd, bwd)
 
 

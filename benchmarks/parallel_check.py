@@ -35,8 +35,11 @@ def _inputs():
     f = np.float32
     r = np.random.default_rng(0)
     a3 = r.standard_normal((1, 9, 9)).astype(f)
-    q = r.standard_normal((2, 8, 4)).astype(f)                  # query rows: T=5 rounded up to QB=4
-    qT = np.ascontiguousarray(q[:, :5].swapaxes(1, 2))           # keys (BH, hs, T)
+    qkv = r.standard_normal(5 * 24).astype(f)                  # a packed (B=1, T=5, 3 x 2 heads x 4) qkv, flat
+    src = np.array([0, 8, 16, 5 * 24, 4, 24], np.int64)         # q, k, v offsets; batch, head, step strides
+    out, dst = np.zeros(5 * 8, f), np.array([0, 40, 4, 8], np.int64)
+    lse3, dqkv = np.zeros((1, 2, 5), f), np.empty_like(qkv)
+    drop = (np.uint64(0), np.uint64(0), f(1.0))
     keep = np.ones((1, 5), f)
     x, w = r.standard_normal((6, 8)).astype(f), np.ones(8, f)
     t = np.zeros(6, np.int64)
@@ -45,10 +48,10 @@ def _inputs():
     s = f(0.5)
     return {
         "matmul": (MM._matmul_gebp, True, (a3, a3, np.zeros_like(a3), 4)),
-        "attention_fwd": (AT._attention_fwd, FASTMATH, (q, qT, qT, keep, 2, True, s, False, np.empty_like(q),
-                                                        np.empty((2, 8), f))),
-        "attention_bwd": (AT._attention_bwd, FASTMATH, (q, qT, qT, keep, 2, True, s, False, q, np.zeros((2, 8), f),
-                                                        q, np.empty_like(q), np.zeros_like(qT), np.zeros_like(qT))),
+        "attention_fwd": (AT._attention_fwd, FASTMATH, (qkv, qkv, qkv, src, keep, 2, 4, True, s, False, out, dst,
+                                                        lse3, *drop, 2)),
+        "attention_bwd": (AT._attention_bwd, FASTMATH, (qkv, qkv, qkv, src, keep, 2, 4, True, s, False, out, out,
+                                                        dst, lse3, dqkv, dqkv, dqkv, *drop, 2)),
         "layernorm_fwd": (LN._layernorm_fwd, True, (x, w, w, f(1e-5), np.empty_like(x), lse, lse.copy())),
         "layernorm_bwd": (LN._layernorm_bwd, True, (x, x, w, lse, lse + 1, np.empty_like(x), np.zeros((2, 8), f),
                                                     np.zeros((2, 8), f))),

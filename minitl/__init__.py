@@ -5,14 +5,10 @@ forward/backward pair per op), ``minitl/nn/`` and ``minitl/optim/``.
 """
 __version__ = "0.1.0"
 
-import os as _os
-
-# After each call, OpenBLAS's worker threads spin for ~0.1 s (2^28 cycles) before they sleep, and
-# on a 2-core machine that spinning takes the cores the next Numba kernel's threads need: measured
-# here, the 2-thread matmul kernel right after a BLAS call took 2.9 ms instead of 1.6 ms at n=512.
-# 2^4 cycles makes them sleep at once.  OpenBLAS reads this when numpy loads, so it acts only when
-# minitl is imported before numpy (the `minitl` command, the benchmarks); a value you set is kept.
-_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+# Before numpy loads: OpenBLAS's idle threads sleep at once, and malloc keeps freed memory for the
+# next step (no page faults per step); both are explained, measured and switchable in _process.py.
+from minitl import _process
+_process.tune()
 
 from minitl import config
 from minitl.config import no_grad, detect_anomaly

@@ -181,6 +181,34 @@ def test_attention_with_dropout_matches_twin(dtype, causal, B, nh, T, hs, seed, 
         close(got, want, dtype, f"attention+dropout d{name}")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("causal", [False, True], ids=["bidirectional", "causal"])
+@SETTINGS
+@given(B=st.integers(1, 3), nh=st.integers(1, 3), T=sides, hs=st.sampled_from([1, 3, 8, 16, 17, 32, 40]),
+       seed=seeds, p=st.sampled_from([0.0, 0.0, 0.3]), padded=st.booleans())
+def test_packed_attention_matches_twin(dtype, causal, B, nh, T, hs, seed, p, padded):
+    # the entry points the models use: q, k, v read by stride from one (B, T, 3C) projection, out and
+    # d(qkv) written in place; hs >= 16 runs the register-tile path (hs a multiple of 8 or 16, or not)
+    C = nh * hs
+    qkv, g = make((B, T, 3 * C), seed, 0, dtype), make((B, T, C), seed + 1, 0, dtype)
+    mask = _attention_inputs(B, 1, T, 1, seed, 0, dtype, padded)[4]
+    heads = qkv.reshape(B, T, 3, nh, hs).transpose(2, 0, 3, 1, 4)              # (3, B, nh, T, hs) views
+    out, lse = AT.attention_fwd_packed(qkv, nh, causal, mask, p, seed)
+    r_out, r_lse = R.attention_ref(*heads, causal, mask, p, seed)
+    close(out, r_out.transpose(0, 2, 1, 3).reshape(B, T, C), dtype, "packed attention out")
+    close(lse, r_lse, dtype, "packed attention lse")
+    dqkv = AT.attention_bwd_packed(qkv, nh, out, lse, g, causal, mask, p, seed)
+    want = R.attention_bwd_ref(*heads, r_out, r_lse, g.reshape(B, T, nh, hs).transpose(0, 2, 1, 3), causal, mask,
+                               p, seed)
+    close(dqkv, np.stack(want).transpose(1, 3, 0, 2, 4).reshape(B, T, 3 * C), dtype, "packed attention d(qkv)")
+
+
+def test_packed_attention_rejects_a_width_the_heads_do_not_divide():
+    with pytest.raises(ValueError, match=r"packed qkv must be \(B, T, 3 \* n_head \* hs\), got \(2, 3, 12\) "
+                                         r"with n_head=3"):
+        AT.attention_fwd_packed(np.zeros((2, 3, 12), np.float32), 3)
+
+
 def test_dropout_mask_keeps_1_minus_p_and_depends_on_the_seed():
     a = R.dropout_keep_ref((2, 2, 64, 64), 1, 0.25)
     assert set(np.unique(a)) == {0.0, 1 / 0.75}

@@ -109,7 +109,8 @@ def _split_heads(qkv, n_head):
 
 class FusedAttention(Function):
     """q, k, v (B, nh, T, hs) -> (B, nh, T, hs); or, with the keyword ``n_head``, one packed
-    qkv (B, T, 3C) (a single QKV projection, heads split as views) -> (B, T, C), heads side by side.
+    qkv (B, T, 3C) (a single QKV projection) -> (B, T, C), heads side by side: the kernel reads the
+    heads from qkv by stride and writes its gradient in place, so no split or merge is copied.
     ``is_causal``, ``key_padding_mask`` (B, T) bool, ``dropout_p`` and ``seed`` (of the dropout
     mask; default: drawn from ``minitl.random``) are keywords."""
 
@@ -118,11 +119,16 @@ class FusedAttention(Function):
         if dropout_p > 0.0 and seed is None:
             seed = random.next_seed()                               # reproducible under manual_seed
         seed = 0 if seed is None else seed
-        q, k, v = arrays if n_head is None else _split_heads(arrays[0], n_head)
-        fwd = _pick(ctx, _attention.attention_fwd, R.attention_ref)
-        out, lse = fwd(q, k, v, is_causal, key_padding_mask, dropout_p, seed)
-        ctx.save_for_backward(*arrays, out, lse)                    # lse (B, nh, T), not the T x T probs
         ctx.causal, ctx.mask, ctx.drop, ctx.n_head = is_causal, key_padding_mask, (dropout_p, seed), n_head
+        if n_head is not None and _pick(ctx, True, False):          # the kernel on the packed layout
+            out, lse = _attention.attention_fwd_packed(arrays[0], n_head, is_causal, key_padding_mask,
+                                                       dropout_p, seed)
+            ctx.save_for_backward(arrays[0], out, lse)              # lse (B, nh, T), not the T x T probs
+            return out
+        q, k, v = arrays if n_head is None else _split_heads(arrays[0], n_head)
+        out, lse = _pick(ctx, _attention.attention_fwd, R.attention_ref)(q, k, v, is_causal, key_padding_mask,
+                                                                          dropout_p, seed)
+        ctx.save_for_backward(*arrays, out, lse)
         if n_head is None:
             return out
         B, nh, T, hs = out.shape
@@ -133,16 +139,16 @@ class FusedAttention(Function):
         # forward was: out = (softmax(q k^T / sqrt(hs), masked) * keep) v; backward recomputes p from lse
         # and keep from the seed (keep = 1 without dropout)
         *arrays, out, lse = ctx.saved
-        bwd = _attention.attention_bwd if ctx.use_kernel else R.attention_bwd_ref
         if ctx.n_head is None:
+            bwd = _attention.attention_bwd if ctx.use_kernel else R.attention_bwd_ref
             return bwd(*arrays, out, lse, grad, ctx.causal, ctx.mask, *ctx.drop)
+        if ctx.use_kernel:
+            return _attention.attention_bwd_packed(arrays[0], ctx.n_head, out, lse, grad, ctx.causal, ctx.mask,
+                                                   *ctx.drop)
         B, nh, T, hs = out.shape
         g = grad.reshape(B, T, nh, hs).swapaxes(1, 2)               # (B, nh, T, hs) view
-        grads = bwd(*_split_heads(arrays[0], nh), out, lse, g, ctx.causal, ctx.mask, *ctx.drop)
-        dqkv = np.empty((B, T, 3, nh, hs), dtype=arrays[0].dtype)   # the packed gradient, written once
-        for i, d in enumerate(grads):
-            dqkv[:, :, i] = d.swapaxes(1, 2)
-        return dqkv.reshape(B, T, 3 * nh * hs)
+        grads = R.attention_bwd_ref(*_split_heads(arrays[0], nh), out, lse, g, ctx.causal, ctx.mask, *ctx.drop)
+        return np.stack([d.swapaxes(1, 2) for d in grads], axis=2).reshape(B, T, 3 * nh * hs)
 
 
 # -- the functional entry points registered in F.FUSED_IMPLS ---------------------
