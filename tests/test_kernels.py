@@ -323,10 +323,13 @@ def test_embedding_bwd_names_a_bad_id():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("threaded", [False, True], ids=["serial", "threaded"])
 @SETTINGS
 @given(shape=st.lists(sides, min_size=1, max_size=2).map(tuple), seed=seeds,
        wd=st.sampled_from([0.0, 0.1]))
-def test_adamw_matches_twin_over_steps(dtype, shape, seed, wd):
+def test_adamw_matches_twin_over_steps(dtype, threaded, shape, seed, wd):
+    if threaded:                                    # past SERIAL_BELOW the update runs on the thread pool
+        shape = (AW.SERIAL_BELOW + shape[0],)
     p1 = make(shape, seed, 0, dtype)
     p2, m1, v1 = p1.copy(), np.zeros_like(p1), np.zeros_like(p1)
     m2, v2 = m1.copy(), v1.copy()
