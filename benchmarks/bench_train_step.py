@@ -8,7 +8,11 @@ AdamW update.  BERT computes its MLM logits only at the masked positions (15%)
 on both sides.  Before timing, both sides start from the same weights and must
 give the same loss (validate, then time).  Timing alternates minitl and torch
 rounds and keeps each side's best round, so a noisy shared machine hurts both
-alike.  Memory is measured in a fresh subprocess per side, so one side's memory
+alike.  Both sides share the process, so both get what ``import minitl`` sets for it (OpenBLAS's
+threads sleep when idle, which torch's MKL does not use; glibc's malloc keeps freed memory, which
+spares torch's steps page faults too: measured alone, torch's BERT step took 3,400 faults with
+glibc's default and about 120 with minitl's setting, and ran 4% faster).  Memory is measured in a
+fresh subprocess per side, so one side's memory
 never counts for the other: ``gpt_train_rss_mb`` is the peak RSS during a few
 training steps minus the RSS after imports and model build (what training
 adds: activations, gradients, optimizer state), ``gpt_peak_rss_mb`` the whole
