@@ -77,3 +77,5 @@ def test_info_prints_the_kernels_view_of_the_machine(tiny_hub, capsys):
     lanes = int(next(line.split()[-1] for line in out.splitlines() if "float32_lanes" in line))
     assert lanes in (4, 8, 16)
     assert "gpt   not built" in out               # the private smoke cache is empty
+    from minitl import _process
+    assert f"malloc                 {_process.MALLOC}" in out and _process.MALLOC != "not set"  # tune() ran

@@ -21,6 +21,9 @@ def info(args):
           f"{os.cpu_count()} CPUs")
     for k, v in machine_info().items():
         print(f"  {k:<22} {v}")
+    from minitl import _process
+    print(f"  {'malloc':<22} {_process.MALLOC}")
+    print(f"  {'openblas_thread_timeout':<22} {os.environ.get('OPENBLAS_THREAD_TIMEOUT')}")
     print(f"cache: {cache_root()}")
     for name in hub.NAMES:
         card = hub.card(name)

@@ -285,25 +285,31 @@ def _keep(key_padding_mask, B, T, dt):
 
 
 def _split(q, k, v):
-    """q, k, v (B, nh, T, hs) -> (flat buffers, src layout, the shape)."""
+    """q, k, v (B, nh, T, hs) -> (flat buffers, their layout src, out's layout dst, (B, nh, T, hs));
+    out and the gradients are (B, nh, T, hs) like q."""
     if q.ndim != 4 or k.shape != q.shape or v.shape != q.shape:
         raise ValueError(f"attention: q, k, v must share one shape (B, nh, T, hs), got "
                          f"{q.shape}, {k.shape}, {v.shape}")
     dt = _dtype(q)
     B, nh, T, hs = q.shape
     xs = tuple(np.ascontiguousarray(x, dtype=dt).reshape(-1) for x in (q, k, v))
-    return xs, np.array([0, 0, 0, nh * T * hs, T * hs, hs], dtype=np.int64), (B, nh, T, hs)
+    strides = [nh * T * hs, T * hs, hs]
+    return (xs, np.array([0, 0, 0, *strides], dtype=np.int64), np.array([0, *strides], dtype=np.int64),
+            (B, nh, T, hs))
 
 
 def _packed(qkv, n_head):
-    """qkv (B, T, 3C) -> (flat buffer three times, src layout, (B, nh, T, hs)): q, k, v side by side."""
+    """qkv (B, T, 3C) -> (flat buffer three times, src, dst, (B, nh, T, hs)): q, k, v side by side in
+    qkv, heads side by side within each; out (B, T, C) likewise, d(qkv) in qkv's layout."""
     if qkv.ndim != 3 or qkv.shape[2] % 3 != 0 or (qkv.shape[2] // 3) % n_head != 0:
         raise ValueError(f"attention: a packed qkv must be (B, T, 3 * n_head * hs), got {qkv.shape} "
                          f"with n_head={n_head}")
     B, T, C3 = qkv.shape
     C = C3 // 3
     x = np.ascontiguousarray(qkv, dtype=_dtype(qkv)).reshape(-1)
-    return (x, x, x), np.array([0, C, 2 * C, T * C3, C // n_head, C3], dtype=np.int64), (B, n_head, T, C // n_head)
+    hs = C // n_head
+    return ((x, x, x), np.array([0, C, 2 * C, T * C3, hs, C3], dtype=np.int64),
+            np.array([0, T * C, hs, C], dtype=np.int64), (B, n_head, T, hs))
 
 
 def _dropout_args(dropout_p, seed, dt):
@@ -345,16 +351,14 @@ def attention_fwd(q, k, v, causal=False, key_padding_mask=None, dropout_p=0.0, s
     ``dropout_p`` > 0 drops attention probabilities with the mask hashed from ``seed``
     (``reference.dropout_keep_ref``); pass the same seed to ``attention_bwd``.
     """
-    xs, src, shape = _split(q, k, v)
-    dst = np.array([0, *src[3:]], dtype=np.int64)        # out in q's (contiguous) layout
+    xs, src, dst, shape = _split(q, k, v)
     out, lse = _fwd(xs, src, shape, dst, causal, key_padding_mask, dropout_p, seed)
     return out.reshape(shape), lse
 
 
 def attention_bwd(q, k, v, out, lse, dout, causal=False, key_padding_mask=None, dropout_p=0.0, seed=0):
     """(dq, dk, dv) from the forward's inputs, its out and lse, and d(loss)/d(out)."""
-    xs, src, shape = _split(q, k, v)
-    dst = np.array([0, *src[3:]], dtype=np.int64)
+    xs, src, dst, shape = _split(q, k, v)
     grads = tuple(np.empty(q.size, dtype=xs[0].dtype) for _ in range(3))
     _bwd(xs, src, shape, dst, out, lse, dout, grads, causal, key_padding_mask, dropout_p, seed)
     return tuple(gr.reshape(shape) for gr in grads)
@@ -364,19 +368,15 @@ def attention_fwd_packed(qkv, n_head, causal=False, key_padding_mask=None, dropo
     """The forward on one packed projection: qkv (B, T, 3C), q, k and v side by side and each
     C = n_head * hs wide, heads side by side within each -> (out (B, T, C), lse (B, nh, T)).
     The kernel reads each head's rows from qkv by stride: no split, no transposed copies."""
-    xs, src, shape = _packed(qkv, n_head)
-    B, nh, T, hs = shape
-    dst = np.array([0, T * nh * hs, hs, nh * hs], dtype=np.int64)     # out (B, T, C), heads side by side
+    xs, src, dst, shape = _packed(qkv, n_head)
     out, lse = _fwd(xs, src, shape, dst, causal, key_padding_mask, dropout_p, seed)
-    return out.reshape(B, T, nh * hs), lse
+    return out.reshape(qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3), lse
 
 
 def attention_bwd_packed(qkv, n_head, out, lse, dout, causal=False, key_padding_mask=None, dropout_p=0.0,
                          seed=0):
     """d(qkv) (B, T, 3C) from the packed forward's qkv, out (B, T, C), lse and d(loss)/d(out) (B, T, C)."""
-    xs, src, shape = _packed(qkv, n_head)
-    B, nh, T, hs = shape
-    dst = np.array([0, T * nh * hs, hs, nh * hs], dtype=np.int64)
+    xs, src, dst, shape = _packed(qkv, n_head)
     dqkv = np.empty(qkv.size, dtype=xs[0].dtype)                       # q, k, v parts all written
     _bwd(xs, src, shape, dst, out, lse, dout, (dqkv, dqkv, dqkv), causal, key_padding_mask, dropout_p, seed)
     return dqkv.reshape(qkv.shape)
