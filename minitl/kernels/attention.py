@@ -23,7 +23,8 @@ the head's rows into its own scratch -- q (padded with zero rows to a multiple o
 transposed, (hs, T), so that every inner loop runs along the keys j over contiguous memory and
 vectorizes -- and the backward scatters d(q, k, v) back into the packed layout.  The copies are
 the same ones numpy used to make, now done in parallel and in cache.  Masks: ``keep`` (B, T)
-is 1.0 for a real key and 0.0 for padding; ``causal`` hides keys j > i.  A
+is 1.0 for a real key and 0.0 for padding, or (B, 0) when nothing is padded (no per-key test);
+``causal`` hides keys j > i.  A
 query row that can see no key gets out = 0, lse = -inf and zero gradients.
 
 Four of the products run in a register tile (``_jit.make_tile``, the
@@ -57,7 +58,8 @@ def _attention_fwd(xq, xk, xv, src, keep, nh, hs, causal, scale, exact, out, dst
     # xq, xk, xv: flat buffers (one and the same for a packed qkv) holding q, k, v (B, nh, T, hs) at
     # element offsets src[0:3] with strides src[3:6] (a batch, a head, a time step; features
     # contiguous).  out: flat, written at offset dst[0] with strides dst[1:4].  lse: (B, nh, T).
-    B, T = keep.shape
+    B = keep.shape[0]
+    T = lse.shape[2]
     Tq = -(-T // QB) * QB                            # query rows padded to whole QB blocks (dummies)
     NR = NV * VB // xq.itemsize                      # features per register tile
     hc = hs - hs % NR                                # features done by the tile
@@ -148,7 +150,8 @@ def _attention_bwd(xq, xk, xv, src, keep, nh, hs, causal, scale, exact, xo, xg, 
     #              dq = ds k * scale;  dk = ds^T q * scale
     # Layouts: q, k, v as in the forward (src); out (xo) and dout (xg) as the forward's out (dst);
     # the gradients gq, gk, gv are written in q, k, v's layout (src): for a packed qkv, one buffer.
-    B, T = keep.shape
+    B = keep.shape[0]
+    T = lse.shape[2]
     Tq = -(-T // QB) * QB
     zero = xq.dtype.type(0)
     one = xq.dtype.type(1)
@@ -275,12 +278,15 @@ def _dtype(x):
 
 
 def _keep(key_padding_mask, B, T, dt):
-    """(B, T) 1.0 for a real key, 0.0 for padding."""
+    """(B, T) 1.0 for a real key, 0.0 for padding; (B, 0) when no key is padding (the kernels then
+    skip the padding test)."""
     if key_padding_mask is None:
-        return np.ones((B, T), dtype=dt)
+        return np.ones((B, 0), dtype=dt)
     kpm = np.asarray(key_padding_mask)
     if kpm.shape != (B, T):
         raise ValueError(f"attention: key_padding_mask must be (B, T) = {(B, T)}, got {kpm.shape}")
+    if kpm.all():
+        return np.ones((B, 0), dtype=dt)
     return kpm.astype(bool).astype(dt)
 
 

@@ -62,7 +62,12 @@ def _pack_rows(x, i0, scale, Qp):
 
 
 def _mask(s, n, j0, lim, kp):
-    """Scores of keys that are padding (kp 0) or past ``lim`` (the future, when causal) -> -inf."""
+    """Scores of keys that are padding (kp 0) or past ``lim`` (the future, when causal) -> -inf.
+    An empty ``kp`` means no key is padding: then only keys past ``lim`` are touched, if any."""
+    if kp.shape[0] == 0:
+        for j in range(max(lim + 1 - j0, 0), n):
+            s[j] = NEG_INF
+        return
     for j in range(n):
         s[j] = s[j] if (kp[j0 + j] != 0.0) & (j0 + j <= lim) else NEG_INF   # & not and: no branch
 
