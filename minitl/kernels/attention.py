@@ -132,13 +132,14 @@ def _attention_fwd(xq, xk, xv, src, keep, nh, hs, causal, scale, exact, out, dst
                     if t >= T:                           # a dummy row
                         continue
                     p = dst[0] + b * dst[1] + h * dst[2] + t * dst[3]
+                    orow = out[p:p + hs]                 # a view: see ``_gather`` on x[p + c]
                     if l > 0.0:
                         for c in range(hs):
-                            out[p + c] = o[r, c] / l
+                            orow[c] = o[r, c] / l
                         lse[b, h, t] = m + np.log(l)
                     else:                                # saw no key: zeros, lse = -inf
                         for c in range(hs):
-                            out[p + c] = zero
+                            orow[c] = zero
                         lse[b, h, t] = NEG_INF
 
 
@@ -261,10 +262,13 @@ def _attention_bwd(xq, xk, xv, src, keep, nh, hs, causal, scale, exact, xo, xg, 
             base = b * src[3] + h * src[4]               # scatter the head's gradients into q, k, v's layout
             for t in range(T):
                 p = base + t * src[5]
+                gqr = gq[src[0] + p:src[0] + p + hs]     # views: see ``_gather`` on x[p + c]
+                gkr = gk[src[1] + p:src[1] + p + hs]
+                gvr = gv[src[2] + p:src[2] + p + hs]
                 for c in range(hs):
-                    gq[src[0] + p + c] = dq[t, c]
-                    gk[src[1] + p + c] = dkT[c, t]
-                    gv[src[2] + p + c] = dvT[c, t]
+                    gqr[c] = dq[t, c]
+                    gkr[c] = dkT[c, t]
+                    gvr[c] = dvT[c, t]
 
 
 def _tasks(B, nh):

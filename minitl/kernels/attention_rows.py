@@ -110,9 +110,10 @@ def _gather(x, off, sb, sh, st, b, h, T, rows, cols):
     hs = rows.shape[1]
     base = off + b * sb + h * sh
     for t in range(T):
-        p = base + t * st
-        for c in range(hs):
-            rows[t, c] = x[p + c]
+        src = x[base + t * st:base + t * st + hs]     # a view, indexed by c >= 0 below: x[p + c] would
+        dst = rows[t]                                  # carry Numba's negative-index wraparound, which
+        for c in range(hs):                            # LLVM vectorized as slow hardware gathers
+            dst[c] = src[c]
     for c in range(cols.shape[0]):
         for t in range(T):
             cols[c, t] = rows[t, c]
