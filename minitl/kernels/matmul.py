@@ -108,10 +108,12 @@ def _pack_b(B, nkb, nbp, NR):
             for jp in range(nbp):
                 o = (t * nbp + jp) * KB * NR + p * NR
                 nr = min(NR, N - jp * NR)
-                for j in range(nr):
-                    Bp[o + j] = B[b, k0 + p, jp * NR + j]
+                dst = Bp[o:o + NR]           # views indexed by j >= 0: Bp[o + j] would carry Numba's
+                src = B[b, k0 + p, jp * NR:jp * NR + nr]   # negative-index wraparound, which LLVM
+                for j in range(nr):          # vectorizes as hardware gathers and scatters
+                    dst[j] = src[j]
                 for j in range(nr, NR):     # zero columns past N
-                    Bp[o + j] = 0
+                    dst[j] = 0
     return Bp
 
 
@@ -140,14 +142,14 @@ def _matmul_gebp(A, B, C, MB):
             for ip in range(npan):            # pack A's rows r0..r1: panels of MR rows, kc x MR each
                 o = ip * kc * MR
                 ra = r0 + ip * MR
-                if ra + MR <= r1:
-                    for p in range(kc):
-                        for i in range(MR):
-                            Ap[o + p * MR + i] = A[b, ra + i, k0 + p]
-                else:                         # the last panel: rows past r1 are zeros
-                    for p in range(kc):
-                        for i in range(MR):
-                            Ap[o + p * MR + i] = A[b, ra + i, k0 + p] if ra + i < r1 else 0
+                for i in range(MR):           # row by row: contiguous reads of A, stores MR apart
+                    if ra + i < r1:
+                        src = A[b, ra + i, k0:k0 + kc]
+                        for p in range(kc):
+                            Ap[o + p * MR + i] = src[p]
+                    else:                     # the last panel: rows past r1 are zeros
+                        for p in range(kc):
+                            Ap[o + p * MR + i] = 0
             Ap3 = Ap[:npan * kc * MR].reshape((npan, kc, MR))   # Ap3[ip].T: panel ip as an (MR, kc) view
             for jp in range(nbp):             # one B micro-panel (L1) ...
                 j0 = jp * NR
