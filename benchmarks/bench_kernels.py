@@ -31,7 +31,7 @@ import time
 import tracemalloc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import emit, peer_available  # noqa: E402  (also puts the repository on sys.path)
+from _common import PeerProcess, emit, peer_available  # noqa: E402  (also puts the repository on sys.path)
 import minitl  # noqa: E402,F401  (before numpy: its OPENBLAS_THREAD_TIMEOUT must reach OpenBLAS as it loads)
 import numpy as np  # noqa: E402
 
@@ -58,11 +58,22 @@ def set_threads(n):
     return info
 
 
+class SelfTimed:
+    """A callable that measures itself (a peer in another process): it returns its own seconds."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self):
+        return self.fn()
+
+
 def race(fns, rounds, repeat=3, clock=time.perf_counter):
     """Alternate the callables for ``rounds`` rounds; best seconds of each.
 
     ``clock=time.process_time`` (used for the 1-thread figures) counts CPU time
-    only, so time spent descheduled on a shared machine does not count.
+    only, so time spent descheduled on a shared machine does not count.  A
+    ``SelfTimed`` callable reports its own seconds (measured with the same kind of clock).
     """
     for f in fns:
         f()                                   # warm up (and compile)
@@ -71,8 +82,8 @@ def race(fns, rounds, repeat=3, clock=time.perf_counter):
         for i, f in enumerate(fns):
             for _ in range(repeat):
                 t0 = clock()
-                f()
-                best[i] = min(best[i], clock() - t0)
+                r = f()
+                best[i] = min(best[i], r if isinstance(f, SelfTimed) else clock() - t0)
     return best
 
 
@@ -200,21 +211,17 @@ def crossover(rounds):
     return out
 
 
-def torch_attention(q, k, v, do, threads):
-    try:
-        import torch
-    except Exception:            # not installed, or a broken install: no peer
-        return None
-    torch.set_num_threads(threads)
-    tq, tk, tv = (torch.tensor(x, requires_grad=True) for x in (q, k, v))
-    tdo = torch.tensor(do)
-
-    def run():
-        for t in (tq, tk, tv):
-            t.grad = None
-        o = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=True)
-        o.backward(tdo)
-    return run
+def torch_attention(q, k, v, do, threads, clock):
+    """PyTorch's SDPA forward + backward on the same inputs, timed in a process of its own
+    (``_torch_peer.py``; ``_common.PeerProcess`` says why); None without torch."""
+    if not peer_available("torch"):
+        return None, None
+    path = os.path.join(tempfile.mkdtemp(), "qkv.npz")
+    np.savez(path, q=q, k=k, v=v, do=do)
+    peer = PeerProcess([os.path.join(os.path.dirname(os.path.abspath(__file__)), "_torch_peer.py"), "sdpa", path])
+    peer.ready()
+    req = {"threads": threads, "clock": "cpu" if clock is time.process_time else "wall"}
+    return SelfTimed(lambda: peer.ask(req)["seconds"]), peer
 
 
 def bench_attention(B, H, T, D, rounds, threads, clock=time.perf_counter):
@@ -229,10 +236,12 @@ def bench_attention(B, H, T, D, rounds, threads, clock=time.perf_counter):
         return R.attention_bwd_ref(q, k, v, o, l, do, True)
 
     fns = [fused, composite]
-    tr = torch_attention(q, k, v, do, threads)
+    tr, peer = torch_attention(q, k, v, do, threads, clock)
     if tr is not None:
         fns.append(tr)
     times = race(fns, rounds, repeat=2, clock=clock)
+    if peer is not None:
+        peer.close()
     return times[0], times[1], (times[2] if tr is not None else None)
 
 

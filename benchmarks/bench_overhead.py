@@ -13,6 +13,9 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# PyTorch runs in this process: keep minitl off GNU OpenMP, whose short spin (minitl/_process.py) PyTorch
+# would share and be slowed by.  minitl's kernels run on Numba's workqueue pool here.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 from _common import emit, peer_available, timeit  # noqa: E402
 
 N = 8

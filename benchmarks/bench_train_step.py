@@ -8,15 +8,16 @@ AdamW update.  BERT computes its MLM logits only at the masked positions (15%)
 on both sides.  Before timing, both sides start from the same weights and must
 give the same loss (validate, then time).  Timing alternates minitl and torch
 rounds and keeps each side's best round, so a noisy shared machine hurts both
-alike.  Both sides share the process, so both get what ``import minitl`` sets for it (OpenBLAS's
-threads sleep when idle, which torch's MKL does not use; glibc's malloc keeps freed memory, which
-spares torch's steps page faults too: measured alone, torch's BERT step took 3,400 faults with
-glibc's default and about 120 with minitl's setting, and ran 4% faster).  Memory is measured in a
-fresh subprocess per side, so one side's memory
-never counts for the other: ``gpt_train_rss_mb`` is the peak RSS during a few
-training steps minus the RSS after imports and model build (what training
-adds: activations, gradients, optimizer state), ``gpt_peak_rss_mb`` the whole
-process's peak (imports, JIT code and all).
+alike.  PyTorch runs in a process of its own (``_common.PeerProcess``) that never imports
+minitl, as a PyTorch user runs it: ``import minitl`` sets process-wide things that suit minitl and
+not PyTorch (``minitl/_process.py``: GNU OpenMP's spin, which PyTorch shares and which made its
+BERT step 18% slower).  Only minitl's malloc setting is given to the PyTorch process too
+(``_common.peer_malloc``: it is no framework's own, and made PyTorch's BERT step 4% faster).
+``--profile`` is the exception: it runs both sides in this process, on 1 thread.  Memory is
+measured in a fresh subprocess per side, so one side's memory never counts for the other:
+``gpt_train_rss_mb`` is the peak RSS during a few training steps minus the RSS after imports
+and model build (what training adds: activations, gradients, optimizer state), ``gpt_peak_rss_mb``
+the whole process's peak (imports, JIT code and all).
 A third column times ``torch.compile`` of the same twin (inductor's CPU backend
 needs a C++ compiler; when compiling fails the column is null and
 ``torch_compile_<kind>_note`` says why).
@@ -32,6 +33,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 # --threads N must act before numpy/Numba/torch start their pools, so it is read here
@@ -40,8 +42,13 @@ for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MK
     os.environ.setdefault(_var, str(THREADS))
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # _common, also when loaded by a test
-from _common import emit  # noqa: E402  (also puts the repository on sys.path)
-import minitl  # noqa: E402,F401  (before numpy: its OPENBLAS_THREAD_TIMEOUT must reach OpenBLAS as it loads)
+from _common import PeerProcess, emit, peer_available, peer_malloc  # noqa: E402  (also puts the repository on sys.path)
+# PyTorch's side runs in a process of its own (``--torch-child``, ``--rss-child torch``) that never
+# imports minitl: minitl's process-wide settings (minitl/_process.py) are not PyTorch's.
+PEER = "--torch-child" in sys.argv or ("--rss-child" in sys.argv
+                                      and sys.argv[sys.argv.index("--rss-child") + 1:][:1] == ["torch"])
+if not PEER:
+    import minitl  # noqa: E402,F401  (before numpy: its OPENBLAS_THREAD_TIMEOUT must reach OpenBLAS as it loads)
 import numpy as np  # noqa: E402
 
 CONFIG = dict(n_layer=4, n_head=4, d_model=128, block_size=64, vocab_size=8192, batch_size=32,
@@ -118,10 +125,11 @@ def torch_models():
     return TorchGPT, TorchBERT
 
 
-def copy_weights(minitl_model, torch_model):
-    """minitl state_dict -> torch model, name for name (shapes asserted)."""
+def copy_weights(source, torch_model):
+    """A minitl model's state_dict (or that dict of arrays itself) -> torch model, name for name
+    (shapes asserted)."""
     import torch
-    sd = minitl_model.state_dict()
+    sd = source.state_dict() if hasattr(source, "state_dict") else source
     tsd = torch_model.state_dict()
     if set(sd) != set(tsd):
         raise KeyError(f"name mismatch: minitl only {sorted(set(sd) - set(tsd))}, "
@@ -164,7 +172,8 @@ def minitl_side(kind, seed=0):
 
 
 def torch_side(kind, minitl_model=None, seed=0, compile=False):
-    """(model, step_fn) for PyTorch eager, or ``torch.compile`` of the same model (``compile=True``)."""
+    """(model, step_fn) for PyTorch eager, or ``torch.compile`` of the same model (``compile=True``);
+    ``minitl_model``: a minitl model or its state_dict, whose weights the twin starts from."""
     import torch
     torch.set_num_threads(THREADS)
     torch.manual_seed(seed)
@@ -185,20 +194,32 @@ def torch_side(kind, minitl_model=None, seed=0, compile=False):
     return model, step
 
 
-def compiled_side(kind, minitl_model):
-    """(step_fn or None, note): ``torch.compile`` (inductor, C++ on CPU) of the twin, with the minitl
-    model's current weights, compiled and validated here; None and the reason when it fails."""
+def torch_child(kind, weights, compile):
+    """The ``--torch-child`` process: build the twin from ``weights`` (an .npz of the minitl model's
+    state_dict), run one step (it compiles, for ``torch.compile``) and print {"loss"} -- or
+    {"error"} when that fails --, then answer every {"steps": n} line with {"seconds"} of n steps."""
+    peer_malloc()
     try:
-        import torch
+        with np.load(weights) as z:
+            state = {k: z[k] for k in z.files}
+        _, step = torch_side(kind, minitl_model=state, compile=compile)
         t0 = time.perf_counter()
-        _, cstep = torch_side(kind, minitl_model=minitl_model, compile=True)
-        _, estep = torch_side(kind, minitl_model=minitl_model)
-        l_c, l_e = cstep(), estep()                 # compiles here (minutes on 2 cores)
-        if abs(l_c - l_e) > 1e-3:
-            return None, f"torch.compile's first-step loss {l_c:.4f} != eager's {l_e:.4f}"
-        return cstep, f"torch {torch.__version__} compile OK in {time.perf_counter() - t0:.0f} s"
+        loss = step()
+        print(json.dumps({"loss": loss, "setup_s": time.perf_counter() - t0}), flush=True)
     except Exception as e:                          # no C++ compiler, unsupported op, ...: a null column
-        return None, f"torch.compile failed: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        why = str(e).splitlines()[0][:200] if str(e) else ""
+        print(json.dumps({"error": f"{type(e).__name__}: {why}"}), flush=True)
+        return
+    for line in sys.stdin:
+        print(json.dumps({"seconds": time_steps(step, json.loads(line)["steps"])}), flush=True)
+
+
+def start_peer(kind, weights, compile, args):
+    """A PeerProcess running ``torch_child`` with this run's threads and clock; (peer, first reply)."""
+    argv = [os.path.abspath(__file__), "--torch-child", kind, weights, "--threads", str(args.threads)]
+    argv += (["--cpu-time"] if args.cpu_time else []) + (["--compile"] if compile else [])
+    peer = PeerProcess(argv)
+    return peer, peer.ready()
 
 
 # -- where one step's time goes (--profile) -------------------------------------------
@@ -267,6 +288,8 @@ def rss_child(side, kind, steps):
     training adds on top of the loaded framework and the model (activations, gradients, optimizer
     state).  The kernel's high-water mark is reset after the warm-up (``/proc/self/clear_refs``,
     Linux >= 4.0); where it cannot be, the peak is the whole process's and ``hwm_reset`` is False."""
+    if side == "torch":
+        peer_malloc()
     _, step = minitl_side(kind) if side == "minitl" else torch_side(kind)
     built = _status_mb("VmRSS")
     step()
@@ -328,9 +351,15 @@ def main():
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile column (its compile "
                     "takes minutes)")
     ap.add_argument("--rss-child", nargs=2, metavar=("SIDE", "KIND"), help=argparse.SUPPRESS)
+    ap.add_argument("--torch-child", nargs=2, metavar=("KIND", "WEIGHTS"), help=argparse.SUPPRESS)
+    ap.add_argument("--compile", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global CLOCK
+    CLOCK = time.process_time if args.cpu_time else time.perf_counter
     if args.rss_child:
         return rss_child(*args.rss_child, args.steps or 3)
+    if args.torch_child:
+        return torch_child(*args.torch_child, args.compile)
     if args.profile:
         prof = {}
         for kind in ("gpt", "bert"):
@@ -344,41 +373,47 @@ def main():
                 row = prof[f"{kind}_{side}"] or {}
                 print(f"{kind} {side:<7} " + "  ".join(f"{k} {v * 1e3:.0f} ms" for k, v in row.items()))
         return emit("train_step_profile", {**CONFIG, "clock": "cpu"}, prof)
-    global CLOCK
-    CLOCK = time.process_time if args.cpu_time else time.perf_counter
     rounds = args.rounds or (2 if args.quick else 5)
     steps = args.steps or (3 if args.quick else 8)
-    try:
-        import torch  # noqa: F401
-        have_torch = True
-    except ImportError:
-        have_torch = False
+    have_torch = peer_available("torch")
+    if not have_torch:
         print("torch is not installed: PyTorch columns are null")
     tokens = CONFIG["batch_size"] * CONFIG["block_size"]
     results = {}
     for kind in ("gpt", "bert"):
         model, step = minitl_side(kind)
-        sides = {"minitl": step}
-        if have_torch:
-            tmodel, tstep = torch_side(kind, minitl_model=model)
-            l_m, l_t = step(), tstep()  # validate before timing: same weights, same loss
+        sides, peers = {"minitl": lambda n: time_steps(step, n)}, []
+        if have_torch:                  # PyTorch in processes of its own, from the same weights
+            weights = os.path.join(tempfile.mkdtemp(), "weights.npz")
+            np.savez(weights, **{k: np.asarray(v) for k, v in model.state_dict().items()})
+            peer, first = start_peer(kind, weights, False, args)
+            peers.append(peer)
+            l_m, l_t = step(), first.get("loss", float("nan"))   # validate before timing: same loss
             print(f"{kind}: first-step loss minitl {l_m:.6f} vs torch {l_t:.6f}")
-            if abs(l_m - l_t) > 1e-3:
-                raise SystemExit(f"{kind}: minitl and torch disagree before timing ({l_m} vs {l_t})")
-            sides["torch"] = tstep
+            if not abs(l_m - l_t) <= 1e-3:
+                raise SystemExit(f"{kind}: minitl and torch disagree before timing ({l_m} vs {first})")
+            sides["torch"] = lambda n, p=peer: p.ask({"steps": n})["seconds"]
             if not args.no_compile:
-                cstep, why = compiled_side(kind, model)
-                if cstep is not None:
-                    sides["torch_compile"] = cstep
+                cpeer, cfirst = start_peer(kind, weights, True, args)     # compiles here (minutes on 2 cores)
+                peers.append(cpeer)
+                if "error" in cfirst:
+                    why = f"torch.compile failed: {cfirst['error']}"
+                elif abs(cfirst["loss"] - l_m) > 1e-3:
+                    why = f"torch.compile's first-step loss {cfirst['loss']:.4f} != eager's {l_t:.4f}"
+                else:
+                    why = f"torch compile OK in {cfirst['setup_s']:.0f} s"
+                    sides["torch_compile"] = lambda n, p=cpeer: p.ask({"steps": n})["seconds"]
                 results[f"torch_compile_{kind}_note"] = why
-        for s in sides.values():
-            s()  # warm-up (JIT compilation, allocator)
+        for time_n in sides.values():
+            time_n(1)  # warm-up (JIT compilation, allocator)
         best = {name: float("inf") for name in sides}
         for r in range(rounds):
-            for name, s in sides.items():
-                best[name] = min(best[name], time_steps(s, steps) / steps)
+            for name, time_n in sides.items():
+                best[name] = min(best[name], time_n(steps) / steps)
             print(f"{kind} round {r + 1}/{rounds}: " + ", ".join(
                 f"{n} {tokens / best[n]:,.0f} tok/s" for n in sides))
+        for peer in peers:
+            peer.close()
         results[f"{kind}_tokens_per_s"] = round(tokens / best["minitl"], 1)
         t = round(tokens / best["torch"], 1) if have_torch else None
         results[f"torch_{kind}_tokens_per_s"] = t

@@ -1,4 +1,4 @@
-"""Process-wide settings ``import minitl`` makes before numpy loads: both are about not wasting the cores.
+"""Process-wide settings ``import minitl`` makes before numpy loads: all are about not wasting the cores.
 
 1. ``OPENBLAS_THREAD_TIMEOUT=4``.  After each call, OpenBLAS's worker threads spin for ~0.1 s
    (2^28 cycles) before they sleep, and on a 2-core machine that spinning takes the cores the next
@@ -17,6 +17,20 @@
    0 faults and 6 ms.  The price is PyTorch's caching allocator's: the process keeps the memory of
    its largest step until it exits.  ``MINITL_MALLOC=system`` (set before ``import minitl``) leaves
    glibc's defaults alone.  Other C libraries (macOS, Windows, musl): nothing is changed.
+
+3. Numba's thread pool (``choose_threading``): GNU OpenMP with a short spin, ``GOMP_SPINCOUNT=3000``
+   (a few microseconds), where it can be had.  A train step launches about 60 parallel kernels, most
+   of them a fraction of a millisecond.  Numba's ``workqueue`` pool parks its threads and the
+   caller after every kernel: on this 2-core VM an empty parallel loop then took 95 us (median),
+   against 17 us on OpenMP, whose calling thread takes a share of the work.  OpenMP's default spin
+   (about 300,000 rounds) is worse than either on 2 cores: its idle thread keeps a core that the
+   next BLAS call needs (a BERT step took 166 ms, against 118-127 on ``workqueue`` and 102-103 with
+   the short spin; ``benchmarks/bench_train_step.py``'s BERT, 2 threads).  OpenMP's settings are
+   read once, when the library loads, and every user of GNU OpenMP in the process shares them: so
+   when something has loaded it before ``import minitl`` (``import torch`` does), minitl keeps
+   ``workqueue``, and when torch is imported after minitl it runs with the short spin too (its BERT
+   step measured 18% slower so; the benchmarks run PyTorch in a process of its own).  Set
+   ``NUMBA_THREADING_LAYER`` (or ``GOMP_SPINCOUNT``) yourself to override.
 """
 import ctypes
 import os
@@ -51,7 +65,32 @@ def keep_freed_memory():
     return "kept (mmap threshold 32 MB, trim threshold 1 GB)" if ok else "system (mallopt refused)"
 
 
+#: the Numba threading layer ``choose_threading`` picked at import, and why
+THREADING = ("workqueue", "not chosen yet")
+OMP_SPIN = "3000"
+
+
+def _gnu_openmp_loaded():
+    """Whether GNU OpenMP (libgomp) is already in this process (Linux: /proc/self/maps)."""
+    try:
+        with open("/proc/self/maps") as f:
+            return any("libgomp" in line for line in f)
+    except OSError:
+        return False
+
+
+def choose_threading():
+    """(layer, why): "omp" with a short spin unless the user chose, or OpenMP is already loaded."""
+    if "NUMBA_THREADING_LAYER" in os.environ:
+        return os.environ["NUMBA_THREADING_LAYER"], "NUMBA_THREADING_LAYER"
+    if _gnu_openmp_loaded():
+        return "workqueue", "GNU OpenMP was loaded before minitl (by torch?), with its own spin setting"
+    os.environ.setdefault("GOMP_SPINCOUNT", OMP_SPIN)
+    return "omp", f"GOMP_SPINCOUNT={os.environ['GOMP_SPINCOUNT']}"
+
+
 def tune():
-    global MALLOC
+    global MALLOC, THREADING
     set_openblas_timeout()
     MALLOC = keep_freed_memory()
+    THREADING = choose_threading()

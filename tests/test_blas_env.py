@@ -52,3 +52,37 @@ def test_freed_memory_is_reused_without_page_faults_unless_switched_off():
     assert how == "kept" and faults < 100, (how, faults)
     how, faults = run(MINITL_MALLOC="system")
     assert how == "system" and faults > 5000, (how, faults)      # 40 MB = 10,240 pages faulted again
+
+
+LAYER = """
+import ctypes, sys
+if sys.argv[1] == "gomp-first":
+    ctypes.CDLL("libgomp.so.1")                      # what `import torch` before minitl does
+import os, minitl, numba, numpy as np
+from minitl.kernels import layernorm as L
+L.layernorm_fwd(np.ones((8, 4), np.float32), np.ones(4, np.float32), np.zeros(4, np.float32))  # starts the pool
+print(numba.threading_layer(), os.environ.get("GOMP_SPINCOUNT"))
+"""
+
+
+def _gomp_available():
+    try:
+        ctypes.CDLL("libgomp.so.1")
+        import numba.np.ufunc.omppool  # noqa: F401  (Numba's OpenMP layer is built)
+        return True
+    except (OSError, ImportError):
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not _gomp_available(),
+                    reason="needs GNU OpenMP and Numba's omp layer (Linux)")
+def test_numba_runs_on_openmp_with_a_short_spin_unless_openmp_was_loaded_first():
+    def run(mode, **env):
+        base = {k: v for k, v in os.environ.items() if k not in ("NUMBA_THREADING_LAYER", "GOMP_SPINCOUNT")}
+        out = subprocess.run([sys.executable, "-c", LAYER, mode], env={**base, **env}, capture_output=True,
+                             text=True, check=True)
+        return out.stdout.split()
+    assert run("fresh") == ["omp", "3000"]
+    assert run("gomp-first") == ["workqueue", "None"]      # its spin was fixed when it loaded: keep off it
+    assert run("fresh", GOMP_SPINCOUNT="500") == ["omp", "500"]                     # the user's value is kept
+    assert run("fresh", NUMBA_THREADING_LAYER="workqueue") == ["workqueue", "None"]

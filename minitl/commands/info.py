@@ -17,12 +17,13 @@ def info(args):
     from minitl.data.registry import cache_root
     from minitl.kernels import machine_info
     print(f"minitl {minitl.__version__}, numpy {np.__version__}, numba {numba.__version__} "
-          f"({numba.config.THREADING_LAYER} threading layer, {numba.config.NUMBA_NUM_THREADS} threads), "
+          f"({numba.config.NUMBA_NUM_THREADS} threads), "
           f"{os.cpu_count()} CPUs")
     for k, v in machine_info().items():
         print(f"  {k:<22} {v}")
     from minitl import _process
     print(f"  {'malloc':<22} {_process.MALLOC}")
+    print(f"  {'threading_why':<22} {_process.THREADING[1]}")
     print(f"  {'openblas_thread_timeout':<22} {os.environ.get('OPENBLAS_THREAD_TIMEOUT')}")
     print(f"cache: {cache_root()}")
     for name in hub.NAMES:

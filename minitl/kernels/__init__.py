@@ -1,15 +1,13 @@
 """Numba kernels on plain numpy arrays; each has a numpy twin in reference.py.
 
 Threading layer.  Numba's parallel kernels run on a thread pool, and numpy's
-BLAS runs on a second one.  Numba's default pool (OpenMP) keeps its threads
-spinning for a while after each kernel, so on a 2-core machine they fight the
-BLAS threads that run the very next matmul.  minitl therefore asks Numba for
-its own simple ``workqueue`` pool, whose threads sleep when idle -- on the
-2-core development machine a GPT training step (4 layers, d_model 128, batch
-32 x 64 tokens) got markedly faster with nothing else changed
-(``OMP_WAIT_POLICY=PASSIVE`` gave the same gain; the figures are in
-docs/ARCHITECTURE.md, "Threads and the machine").  Set
-``NUMBA_THREADING_LAYER`` yourself to override this choice.
+BLAS runs on a second one; on 2 cores the two must not spin against each other,
+and a kernel launch must be cheap (a train step makes about 60).  minitl asks
+Numba for GNU OpenMP with a short spin (``GOMP_SPINCOUNT=3000``), or for its
+``workqueue`` pool, whose threads sleep when idle, where OpenMP is unavailable or
+was already loaded with another setting (``import torch`` before ``import
+minitl``).  The choice, its measurements and how to override it:
+``minitl/_process.py``; ``minitl info`` prints it.
 
 Machine.  ``machine_info()`` (machine.py) is what the kernels detected once at
 import -- SIMD width (AVX-512, AVX2 or portable), cache sizes -- and the
@@ -20,6 +18,11 @@ import os
 import numba
 
 if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
+    from .._process import THREADING          # the process settings: below the kernels, not the tensor layer
+    if THREADING[0] == "omp":                    # OpenMP where Numba has it, else workqueue
+        numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
+        numba.config.THREADING_LAYER = "default"
+    else:
+        numba.config.THREADING_LAYER = "workqueue"
 
 from .machine import machine_info  # noqa: E402,F401

@@ -108,7 +108,9 @@ def detect():
         "l1d_bytes": int(l1), "l2_bytes": int(l2),
         "matmul_tile": (mr, nr), "matmul_vectors_per_row": nv, "matmul_kb": kb, "matmul_mb_max": mb,
         "attention_tile": (4, nr), "jit": not numba.config.DISABLE_JIT,
-        "threading_layer": numba.config.THREADING_LAYER, "threads": numba.config.NUMBA_NUM_THREADS,
+        "threading_layer": (numba.config.THREADING_LAYER if numba.config.THREADING_LAYER != "default"
+                            else numba.config.THREADING_LAYER_PRIORITY[0]),     # kernels/__init__.py's pick
+        "threads": numba.config.NUMBA_NUM_THREADS,
     }
 
 
