@@ -42,9 +42,10 @@ class PeerProcess:
 
     Why not in the benchmark's process: ``import minitl`` sets process-wide things that are right
     for minitl and not for the peer -- above all GNU OpenMP's spin (``minitl/_process.py``), which
-    PyTorch shares, and which made its BERT train step 18% slower.  The child is started with
-    ``argv`` (``python <argv>``), without minitl's settings in its environment, and must answer
-    every request line with one JSON line; ``ask`` sends a request and returns the reply.
+    PyTorch shares, and which slowed its BERT train step by 5% (``bench_train_step.py --peer-env``).
+    The child is started with ``argv`` (``python <argv>``), without minitl's settings in its
+    environment, and must answer every request line with one JSON line; ``ask`` sends a request
+    and returns the reply.
     Its first line (after the setup) is read by ``ready``.
     """
 
@@ -77,8 +78,8 @@ class PeerProcess:
 
 def peer_malloc():
     """Give the PyTorch process minitl's malloc setting (it is no one framework's: it spares any
-    train step its page faults, and made PyTorch's BERT step 4% faster) -- but not minitl's OpenMP
-    spin, which would slow PyTorch down.  ``minitl/_process.py`` is loaded as a file: importing
+    train step the page faults of its freed arrays) -- but not minitl's OpenMP spin, which would
+    slow PyTorch down.  ``minitl/_process.py`` is loaded as a file: importing
     the package would apply all of its settings."""
     import importlib.util
     path = os.path.join(_ROOT, "minitl", "_process.py")

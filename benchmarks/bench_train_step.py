@@ -11,8 +11,9 @@ rounds and keeps each side's best round, so a noisy shared machine hurts both
 alike.  PyTorch runs in a process of its own (``_common.PeerProcess``) that never imports
 minitl, as a PyTorch user runs it: ``import minitl`` sets process-wide things that suit minitl and
 not PyTorch (``minitl/_process.py``: GNU OpenMP's spin, which PyTorch shares and which made its
-BERT step 18% slower).  Only minitl's malloc setting is given to the PyTorch process too
-(``_common.peer_malloc``: it is no framework's own, and made PyTorch's BERT step 4% faster).
+BERT step 5% slower: ``--peer-env GOMP_SPINCOUNT=3000`` shows it).  Only minitl's malloc setting
+is given to the PyTorch process too (``_common.peer_malloc``: it is no framework's own, and spares
+PyTorch's steps page faults as it does minitl's).
 ``--profile`` is the exception: it runs both sides in this process, on 1 thread.  Memory is
 measured in a fresh subprocess per side, so one side's memory never counts for the other:
 ``gpt_train_rss_mb`` is the peak RSS during a few training steps minus the RSS after imports
@@ -218,7 +219,7 @@ def start_peer(kind, weights, compile, args):
     """A PeerProcess running ``torch_child`` with this run's threads and clock; (peer, first reply)."""
     argv = [os.path.abspath(__file__), "--torch-child", kind, weights, "--threads", str(args.threads)]
     argv += (["--cpu-time"] if args.cpu_time else []) + (["--compile"] if compile else [])
-    peer = PeerProcess(argv)
+    peer = PeerProcess(argv, env=dict(kv.split("=", 1) for kv in args.peer_env))
     return peer, peer.ready()
 
 
@@ -351,6 +352,9 @@ def main():
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile column (its compile "
                     "takes minutes)")
     ap.add_argument("--rss-child", nargs=2, metavar=("SIDE", "KIND"), help=argparse.SUPPRESS)
+    ap.add_argument("--peer-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="an environment variable for the PyTorch processes (e.g. GOMP_SPINCOUNT=3000, to see "
+                    "what minitl's OpenMP spin does to PyTorch)")
     ap.add_argument("--torch-child", nargs=2, metavar=("KIND", "WEIGHTS"), help=argparse.SUPPRESS)
     ap.add_argument("--compile", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -407,14 +411,18 @@ def main():
         for time_n in sides.values():
             time_n(1)  # warm-up (JIT compilation, allocator)
         best = {name: float("inf") for name in sides}
+        every = {name: [] for name in sides}
         for r in range(rounds):
             for name, time_n in sides.items():
-                best[name] = min(best[name], time_n(steps) / steps)
+                every[name].append(time_n(steps) / steps)
+                best[name] = min(best[name], every[name][-1])
             print(f"{kind} round {r + 1}/{rounds}: " + ", ".join(
                 f"{n} {tokens / best[n]:,.0f} tok/s" for n in sides))
         for peer in peers:
             peer.close()
         results[f"{kind}_tokens_per_s"] = round(tokens / best["minitl"], 1)
+        for name in sides:              # the median round beside the best: how much the steps vary
+            results[f"{kind}_{name}_median_round_tokens_per_s"] = round(tokens / float(np.median(every[name])), 1)
         t = round(tokens / best["torch"], 1) if have_torch else None
         results[f"torch_{kind}_tokens_per_s"] = t
         results[f"{kind}_speedup_vs_torch"] = round(best["torch"] / best["minitl"], 3) if have_torch else None

@@ -19,17 +19,20 @@
    glibc's defaults alone.  Other C libraries (macOS, Windows, musl): nothing is changed.
 
 3. Numba's thread pool (``choose_threading``): GNU OpenMP with a short spin, ``GOMP_SPINCOUNT=3000``
-   (a few microseconds), where it can be had.  A train step launches about 60 parallel kernels, most
-   of them a fraction of a millisecond.  Numba's ``workqueue`` pool parks its threads and the
-   caller after every kernel: on this 2-core VM an empty parallel loop then took 95 us (median),
-   against 17 us on OpenMP, whose calling thread takes a share of the work.  OpenMP's default spin
-   (about 300,000 rounds) is worse than either on 2 cores: its idle thread keeps a core that the
-   next BLAS call needs (a BERT step took 166 ms, against 118-127 on ``workqueue`` and 102-103 with
-   the short spin; ``benchmarks/bench_train_step.py``'s BERT, 2 threads).  OpenMP's settings are
+   (microseconds), where it can be had.  A train step launches about 60 parallel kernels, most of
+   them a fraction of a millisecond.  ``benchmarks/bench_launch.py`` (2 threads): one launch of an
+   almost empty parallel loop costs 73-130 us on Numba's ``workqueue`` pool, which parks the caller
+   and its threads after every kernel; 1.5 us on OpenMP with the short spin when launches follow
+   each other within 20 us, 33 us after a 200 us pause.  OpenMP's default long spin (about
+   300,000 rounds) launches in 2 us, but its idle thread keeps a core the next BLAS call needs.
+   ``benchmarks/bench_train_step.py --no-compile --rounds 6 --steps 3``, BERT, tokens/s: short spin
+   18,812-19,804 (best round; median round 17,727-19,294), ``NUMBA_THREADING_LAYER=workqueue``
+   16,369-19,014 (median 14,960-15,473), ``GOMP_SPINCOUNT=300000`` 11,419.  OpenMP's settings are
    read once, when the library loads, and every user of GNU OpenMP in the process shares them: so
    when something has loaded it before ``import minitl`` (``import torch`` does), minitl keeps
    ``workqueue``, and when torch is imported after minitl it runs with the short spin too (its BERT
-   step measured 18% slower so; the benchmarks run PyTorch in a process of its own).  Set
+   step ran at 17,989 instead of 18,904 tokens/s in one run of ``bench_train_step.py --peer-env
+   GOMP_SPINCOUNT=3000``; the benchmarks run PyTorch in a process of its own).  Set
    ``NUMBA_THREADING_LAYER`` (or ``GOMP_SPINCOUNT``) yourself to override.
 """
 import ctypes
