@@ -62,3 +62,21 @@ def test_bert_matches_pytorch_with_padding_and_masked_positions():
     labels[0, 1] = x[0, 1]
     compare(model, TorchBERT(**SHAPE), lambda m: m(x, mask, mlm_labels=labels),
             lambda m: m(torch.from_numpy(x), torch.from_numpy(mask), mlm_labels=torch.from_numpy(labels)))
+
+
+def test_the_benchmark_times_pytorch_in_its_own_process_from_the_same_weights(tmp_path):
+    # bench_train_step's --torch-child: the twin is built in a fresh process (without minitl's process
+    # settings) from an .npz of the minitl model's weights, and its first step gives minitl's loss
+    import argparse
+    minitl.manual_seed(0)
+    model, step = bench.minitl_side("bert")
+    weights = str(tmp_path / "w.npz")
+    np.savez(weights, **{k: np.asarray(v) for k, v in model.state_dict().items()})
+    args = argparse.Namespace(threads=1, cpu_time=True, peer_env=[])
+    peer, first = bench.start_peer("bert", weights, False, args)
+    try:
+        assert abs(first["loss"] - step()) < 1e-3, first
+        assert peer.ask({"steps": 2})["seconds"] > 0
+    finally:
+        peer.close()
+    assert peer.proc.returncode == 0
