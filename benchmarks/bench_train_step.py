@@ -296,11 +296,14 @@ def rss_child(side, kind, steps):
     step()
     warm = _status_mb("VmRSS")
     reset = _reset_peak()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(steps):
         step()
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps   # pages faulted in per step
     peak = _status_mb("VmHWM") if reset else _peak_rss_mb()
     print(json.dumps({"peak_rss_mb": _peak_rss_mb(), "after_build_mb": built, "after_warmup_mb": warm,
-                      "peak_steps_mb": peak, "train_mb": peak - built, "hwm_reset": reset}))
+                      "peak_steps_mb": peak, "train_mb": peak - built, "hwm_reset": reset,
+                      "page_faults_per_step": faults}))
 
 
 def _status_mb(field):
@@ -434,6 +437,7 @@ def main():
         results[f"{prefix}gpt_peak_rss_mb"] = round(mem["peak_rss_mb"], 1) if mem else None   # whole process
         results[f"{prefix}gpt_train_rss_mb"] = round(mem["train_mb"], 1) if mem else None     # from after build
         results[f"{prefix}gpt_rss_after_build_mb"] = round(mem["after_build_mb"], 1) if mem else None
+        results[f"{prefix}gpt_page_faults_per_step"] = round(mem["page_faults_per_step"]) if mem else None
     print(f"{'':8}{'minitl tok/s':>14}{'torch tok/s':>14}{'speedup':>9}{'compiled tok/s':>16}{'speedup':>9}")
     for kind in ("gpt", "bert"):
         t, c = results[f"torch_{kind}_tokens_per_s"], results.get(f"torch_compile_{kind}_tokens_per_s")
@@ -443,7 +447,8 @@ def main():
     print(f"RSS (GPT): training steps' peak above imports + model build: minitl {results['gpt_train_rss_mb']} MB, "
           f"torch {results['torch_gpt_train_rss_mb']} MB (after build: {results['gpt_rss_after_build_mb']} vs "
           f"{results['torch_gpt_rss_after_build_mb']} MB; whole-process peak {results['gpt_peak_rss_mb']} vs "
-          f"{results['torch_gpt_peak_rss_mb']} MB)")
+          f"{results['torch_gpt_peak_rss_mb']} MB); page faults per step {results['gpt_page_faults_per_step']} vs "
+          f"{results['torch_gpt_page_faults_per_step']}")
     from minitl.kernels import machine_info
     config = {**CONFIG, "rounds": rounds, "steps_per_round": steps, "torch": have_torch,
               "clock": "cpu" if args.cpu_time else "wall", "simd": machine_info()["simd"],

@@ -74,7 +74,10 @@ def vector_width(dispatcher):
     ops = r"v(?:fmadd|fmsub|fnmadd|mul|add|sub|div|max)[0-9a-z]*"
     return {"zmm_ops": len(re.findall(ops + r"p[sd]\s+[^\n]*zmm", asm)),
             "ymm_ops": len(re.findall(ops + r"p[sd]\s+[^\n]*ymm", asm)),
-            "scalar_ops": len(re.findall(ops + r"s[sd]\s", asm))}
+            "scalar_ops": len(re.findall(ops + r"s[sd]\s", asm)),
+            # hardware gathers/scatters: often a flat index like x[p + c] whose negative-index
+            # wraparound LLVM could not rule out (copy through a slice view instead)
+            "gathers": len(re.findall(r"vgather", asm)), "scatters": len(re.findall(r"vscatter", asm))}
 
 
 def main():
@@ -101,9 +104,10 @@ def main():
         print(f"\n{'=' * 30} {name} {'=' * 30}\n{text}")
         n_par = len(set(re.findall(r"\| #(\d+)", text)))          # loop ids in the parallel listing
         summary[name] = {"parallel_loops": n_par, **vector_width(kernel)}
-    print(f"\n{'kernel':<18} {'parallel loops':>14} {'zmm':>6} {'ymm':>6} {'scalar':>7}")
+    print(f"\n{'kernel':<18} {'parallel loops':>14} {'zmm':>6} {'ymm':>6} {'scalar':>7} {'gathers':>8} {'scatters':>9}")
     for name, s in summary.items():
-        print(f"{name:<18} {s['parallel_loops']:>14} {s['zmm_ops']:>6} {s['ymm_ops']:>6} {s['scalar_ops']:>7}")
+        print(f"{name:<18} {s['parallel_loops']:>14} {s['zmm_ops']:>6} {s['ymm_ops']:>6} {s['scalar_ops']:>7} "
+              f"{s['gathers']:>8} {s['scatters']:>9}")
     info = machine_info()
     emit("parallel_check", {"level": args.level, "simd": info["simd"], "matmul_tile": info["matmul_tile"]}, summary)
 

@@ -10,11 +10,11 @@
 2. glibc's malloc keeps freed memory (``keep_freed_memory``).  A train step allocates and frees
    the same arrays every step: activations, gradients, logits of several MB each.  By default glibc
    serves every block over its mmap threshold (128 KB to 32 MB, adapting) with a fresh ``mmap`` and
-   returns it on free, so every step faults its pages in again, zero-filled by the kernel: measured
-   on a BERT train step (``benchmarks/bench_train_step.py``'s shape, 2 threads), 4,700 page faults
-   and 24 ms of system CPU time per step.  With the mmap threshold at its maximum (32 MB) and the
-   trim threshold at 1 GB, freed blocks go back to malloc's heap and the next step reuses them:
-   0 faults and 6 ms.  The price is PyTorch's caching allocator's: the process keeps the memory of
+   returns it on free, so every step faults its pages in again, zero-filled by the kernel.  With
+   the mmap threshold at its maximum (32 MB) and the trim threshold at 1 GB, freed blocks go back
+   to malloc's heap and the next step reuses them; only blocks over 32 MB (GPT's logits) are still
+   mapped afresh.  ``benchmarks/bench_train_step.py`` prints the page faults per GPT step: 1,603
+   with this setting, 3,502 with ``MINITL_MALLOC=system`` (one run each).  The price is PyTorch's caching allocator's: the process keeps the memory of
    its largest step until it exits.  ``MINITL_MALLOC=system`` (set before ``import minitl``) leaves
    glibc's defaults alone.  Other C libraries (macOS, Windows, musl): nothing is changed.
 

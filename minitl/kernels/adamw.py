@@ -6,8 +6,8 @@ reads param, grad, m, v once and writes param, m, v once.
 
 Arrays under ``SERIAL_BELOW`` elements (biases, LayerNorm weights, small matrices: 47 of a BERT's
 60 parameters) take the same loop compiled without threads: waking the thread pool costs more
-than such an update.  Measured on the 2-core development machine, ``benchmarks/bench_train_step.py``'s
-BERT, 2 threads: one optimizer step took 5.6 ms with every array threaded, 1.9 ms this way.
+than such an update (``python benchmarks/bench_train_step.py --profile --threads 1``, optimizer
+column: BERT's went from 8 to 4 CPU ms a step with this).
 """
 import math
 
