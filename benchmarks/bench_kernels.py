@@ -216,10 +216,12 @@ def torch_attention(q, k, v, do, threads, clock):
     (``_torch_peer.py``; ``_common.PeerProcess`` says why); None without torch."""
     if not peer_available("torch"):
         return None, None
-    path = os.path.join(tempfile.mkdtemp(), "qkv.npz")
-    np.savez(path, q=q, k=k, v=v, do=do)
-    peer = PeerProcess([os.path.join(os.path.dirname(os.path.abspath(__file__)), "_torch_peer.py"), "sdpa", path])
-    peer.ready()
+    with tempfile.TemporaryDirectory() as tmp:         # the peer has read its inputs once it is ready
+        path = os.path.join(tmp, "qkv.npz")
+        np.savez(path, q=q, k=k, v=v, do=do)
+        peer = PeerProcess([os.path.join(os.path.dirname(os.path.abspath(__file__)), "_torch_peer.py"), "sdpa",
+                            path])
+        peer.ready()
     req = {"threads": threads, "clock": "cpu" if clock is time.process_time else "wall"}
     return SelfTimed(lambda: peer.ask(req)["seconds"]), peer
 

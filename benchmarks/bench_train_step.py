@@ -387,11 +387,12 @@ def main():
         print("torch is not installed: PyTorch columns are null")
     tokens = CONFIG["batch_size"] * CONFIG["block_size"]
     results = {}
+    tmp = tempfile.TemporaryDirectory()     # the weights handed to the PyTorch processes (removed at exit too)
     for kind in ("gpt", "bert"):
         model, step = minitl_side(kind)
         sides, peers = {"minitl": lambda n: time_steps(step, n)}, []
         if have_torch:                  # PyTorch in processes of its own, from the same weights
-            weights = os.path.join(tempfile.mkdtemp(), "weights.npz")
+            weights = os.path.join(tmp.name, f"{kind}.npz")
             np.savez(weights, **{k: np.asarray(v) for k, v in model.state_dict().items()})
             peer, first = start_peer(kind, weights, False, args)
             peers.append(peer)
@@ -413,16 +414,15 @@ def main():
                 results[f"torch_compile_{kind}_note"] = why
         for time_n in sides.values():
             time_n(1)  # warm-up (JIT compilation, allocator)
-        best = {name: float("inf") for name in sides}
-        every = {name: [] for name in sides}
+        every = {name: [] for name in sides}        # seconds per step of each round
         for r in range(rounds):
             for name, time_n in sides.items():
                 every[name].append(time_n(steps) / steps)
-                best[name] = min(best[name], every[name][-1])
             print(f"{kind} round {r + 1}/{rounds}: " + ", ".join(
-                f"{n} {tokens / best[n]:,.0f} tok/s" for n in sides))
+                f"{n} {tokens / min(every[n]):,.0f} tok/s" for n in sides))
         for peer in peers:
             peer.close()
+        best = {name: min(times) for name, times in every.items()}
         results[f"{kind}_tokens_per_s"] = round(tokens / best["minitl"], 1)
         for name in sides:              # the median round beside the best: how much the steps vary
             results[f"{kind}_{name}_median_round_tokens_per_s"] = round(tokens / float(np.median(every[name])), 1)
@@ -432,6 +432,7 @@ def main():
         c = best.get("torch_compile")
         results[f"torch_compile_{kind}_tokens_per_s"] = round(tokens / c, 1) if c else None
         results[f"{kind}_speedup_vs_torch_compile"] = round(c / best["minitl"], 3) if c else None
+    tmp.cleanup()
     for side, prefix in (("minitl", ""), ("torch", "torch_")):
         mem = peak_rss(side, "gpt", 3) if side == "minitl" or have_torch else {}
         results[f"{prefix}gpt_peak_rss_mb"] = round(mem["peak_rss_mb"], 1) if mem else None   # whole process

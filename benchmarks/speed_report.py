@@ -7,7 +7,8 @@
 (2 threads, wall clock, with the ``torch.compile`` column; best of 6 rounds of 3 steps: the
 wall clock of a 2-core VM jitters), the same at 1 thread in CPU time (best of 5 rounds), and
 ``bench_train_step.py --profile --threads 1``; each one's whole output goes to
-``runs/bench/<build>/<name>.txt`` (its last line is the benchmark's JSON).  The AVX2 build sets the environment in ``AVX2_ENV``:
+``runs/bench/<build>/<name>.txt`` (its last line is the benchmark's JSON).  The AVX2 build sets
+the environment in ``AVX2_ENV``:
 Numba compiles for Haswell (AVX2, no AVX-512), OpenBLAS and PyTorch pick their
 AVX2 kernels, so both sides of every ratio run on AVX2.  On a machine without
 AVX-512 the "as built" column is already AVX2.

@@ -14,9 +14,9 @@
    the mmap threshold at its maximum (32 MB) and the trim threshold at 1 GB, freed blocks go back
    to malloc's heap and the next step reuses them; only blocks over 32 MB (GPT's logits) are still
    mapped afresh.  ``benchmarks/bench_train_step.py`` prints the page faults per GPT step: 1,603
-   with this setting, 3,502 with ``MINITL_MALLOC=system`` (one run each).  The price is PyTorch's caching allocator's: the process keeps the memory of
-   its largest step until it exits.  ``MINITL_MALLOC=system`` (set before ``import minitl``) leaves
-   glibc's defaults alone.  Other C libraries (macOS, Windows, musl): nothing is changed.
+   with this setting, 3,502 with ``MINITL_MALLOC=system`` (one run each).  The price is PyTorch's
+   caching allocator's: the process keeps the memory of its largest step until it exits.
+   ``MINITL_MALLOC=system`` (set before ``import minitl``) leaves glibc's defaults alone.  Other C libraries (macOS, Windows, musl): nothing is changed.
 
 3. Numba's thread pool (``choose_threading``): GNU OpenMP with a short spin, ``GOMP_SPINCOUNT=3000``
    (microseconds), where it can be had.  A train step launches about 60 parallel kernels, most of

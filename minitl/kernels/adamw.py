@@ -45,7 +45,7 @@ def adamw_update_(param, grad, m, v, step, lr, beta1, beta2, eps, weight_decay):
     bc2_sqrt = math.sqrt(1.0 - beta2 ** step)
     kernel = adamw_kernel if p.size >= SERIAL_BELOW else adamw_kernel_serial
     kernel(p, g, m1, v1, float(lr), float(beta1), float(beta2), float(eps), float(weight_decay),
-                 bc1, bc2_sqrt)
+           bc1, bc2_sqrt)
 
 
 SERIAL_BELOW = 32768

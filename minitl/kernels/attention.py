@@ -50,8 +50,8 @@ import numpy as np
 from numba import njit, prange
 
 from ._jit import FASTMATH, drop_row
-from .attention_rows import (KBLK, NEG_INF, NV, QB, VB, gather, pack_rows, probs_block,  # noqa: F401
-                             scores, softmax_block, tile)
+from .attention_rows import (KBLK, NEG_INF, NV, QB, VB, gather, mask_pos, pack_rows,  # noqa: F401
+                             probs_block, scores, softmax_block, tile)
 from .reference import dropout_threshold
 
 def _attention_fwd(xq, xk, xv, src, keep, nh, hs, causal, scale, exact, out, dst, lse, seed, thresh, inv, nt):
@@ -105,7 +105,7 @@ def _attention_fwd(xq, xk, xv, src, keep, nh, hs, causal, scale, exact, out, dst
                     l3 = l3 * a3 + t3
                     if thresh > 0:                       # dropout: l keeps the undropped sums, o gets p * keep
                         for r in range(QB):
-                            drop_row(mk, n, np.uint64((((bh * T + i0 + r) * T + j0)) & 0xFFFFFFFF), seed, thresh, inv)
+                            drop_row(mk, n, mask_pos(bh, T, i0 + r, j0), seed, thresh, inv)
                             for j in range(n):
                                 S[r, j] *= mk[j]
                     for c in range(hs):                  # o_r = o_r * alpha_r + p_r . v
@@ -219,7 +219,7 @@ def _attention_bwd(xq, xk, xv, src, keep, nh, hs, causal, scale, exact, xo, xg, 
                     probs_block(p3, n, j0, lim + 3, kp, z[i0 + 3], bits, bits_f, exact)
                     if thresh > 0:                       # dropout: dp *= keep (p itself after ds)
                         for r in range(QB):
-                            drop_row(Mk[r], n, np.uint64((((bh * T + i0 + r) * T + j0)) & 0xFFFFFFFF), seed, thresh, inv)
+                            drop_row(Mk[r], n, mask_pos(bh, T, i0 + r, j0), seed, thresh, inv)
                             for j in range(n):
                                 Dp[r, j] *= Mk[r, j]
                     for j in range(n):                   # ds * scale, used by both dq and dk

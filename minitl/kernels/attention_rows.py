@@ -7,7 +7,7 @@ import numba
 import numpy as np
 from numba import njit
 
-from ._jit import FASTMATH, exp_inplace, make_tile, row_max
+from ._jit import FASTMATH, U32, exp_inplace, make_tile, row_max
 from .machine import VECTOR_BYTES
 
 KBLK = 256  # keys per block of the online softmax (a multiple of the tile's NR keys)
@@ -103,6 +103,12 @@ def _probs_block(s, n, j0, lim, kp, z, bits, bits_f, exact):
     exp_inplace(s, n, z, bits, bits_f, exact)
 
 
+def _mask_pos(bh, T, i, j):
+    """The dropout mask's position of query row i, key j of head bh: ((b*nh + h) * T + i) * T + j
+    mod 2^32, as ``reference.dropout_keep_ref`` numbers it (``_jit.drop_row`` hashes from there)."""
+    return np.uint64((bh * T + i) * T + j) & U32
+
+
 def _gather(x, off, sb, sh, st, b, h, T, rows, cols):
     """Copy one (batch, head)'s T x hs block of a flat array -- element (b, h, t, c) at off + b*sb +
     h*sh + t*st + c -- into ``rows`` (>= T rows, hs; rows past T untouched) and, transposed, into
@@ -120,6 +126,7 @@ def _gather(x, off, sb, sh, st, b, h, T, rows, cols):
 
 
 gather = njit(cache=True)(_gather)
+mask_pos = njit(cache=True)(_mask_pos)
 mask = njit(fastmath=FASTMATH, cache=True, error_model="numpy")(_mask)
 scores = njit(fastmath=FASTMATH, cache=True, error_model="numpy")(_scores)
 pack_rows = njit(fastmath=FASTMATH, cache=True, error_model="numpy")(_pack_rows)

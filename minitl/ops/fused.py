@@ -120,14 +120,14 @@ class FusedAttention(Function):
             seed = random.next_seed()                               # reproducible under manual_seed
         seed = 0 if seed is None else seed
         ctx.causal, ctx.mask, ctx.drop, ctx.n_head = is_causal, key_padding_mask, (dropout_p, seed), n_head
-        if n_head is not None and _pick(ctx, True, False):          # the kernel on the packed layout
+        fwd = _pick(ctx, _attention.attention_fwd, R.attention_ref)
+        if n_head is not None and ctx.use_kernel:                   # the kernel on the packed layout
             out, lse = _attention.attention_fwd_packed(arrays[0], n_head, is_causal, key_padding_mask,
                                                        dropout_p, seed)
             ctx.save_for_backward(arrays[0], out, lse)              # lse (B, nh, T), not the T x T probs
             return out
         q, k, v = arrays if n_head is None else _split_heads(arrays[0], n_head)
-        out, lse = _pick(ctx, _attention.attention_fwd, R.attention_ref)(q, k, v, is_causal, key_padding_mask,
-                                                                          dropout_p, seed)
+        out, lse = fwd(q, k, v, is_causal, key_padding_mask, dropout_p, seed)
         ctx.save_for_backward(*arrays, out, lse)
         if n_head is None:
             return out
